@@ -1,0 +1,41 @@
+# mechproof — targets a newcomer can guess.  Everything runs inside .venv, created on demand.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MODEL ?= zoo/k4/seed050.safetensors
+
+.PHONY: install test test-all demo lint bench zoo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/mechproof accuracy $(MODEL)
+	$(BIN)/mechproof prove $(MODEL) --strategy brute-force --out /tmp/mechproof-demo-bf.cert
+	$(BIN)/mechproof check /tmp/mechproof-demo-bf.cert --model $(MODEL)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check checker
+	$(BIN)/mypy checker
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+zoo: $(STAMP)
+	$(BIN)/python -m generators.zoo --out zoo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
