@@ -1,0 +1,1 @@
+"""mechproof certificates (untrusted)."""

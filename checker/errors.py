@@ -1,0 +1,62 @@
+"""The closed set of reasons the kernel rejects, and the one way it rejects.
+
+Every rejection in ``checker`` is ``raise CheckError(reason, step, detail)``, usually through
+:func:`require`.  ``assert`` is never used for a check (``python -O`` removes asserts).
+Messages start with the name of the rule or reader that failed.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NoReturn
+
+
+class Reason(enum.Enum):
+    """Stable rejection codes (printed as ``reason`` by ``check --json``)."""
+
+    MODEL_UNREADABLE = "model-unreadable"  # not a safetensors file, truncated, bad header
+    MODEL_LAYOUT = "model-layout"  # missing/unexpected/misshapen key, unsupported layout
+    MODEL_NONFINITE = "model-nonfinite"  # NaN or Inf weight
+    MODEL_MISMATCH = "model-mismatch"  # certificate bound to another model (sha256)
+    CERT_UNREADABLE = "cert-unreadable"  # bad magic, truncated, bad header JSON
+    CERT_VERSION = "cert-version"  # unknown format version
+    CERT_SCHEMA = "cert-schema"  # a field missing, of the wrong type, or out of range
+    CERT_SIZE = "cert-size"  # a declared size disagrees with the actual size or a limit
+    TASK_MISMATCH = "task-mismatch"  # certificate names another task
+    UNKNOWN_RULE = "unknown-rule"  # step names a rule the kernel does not have
+    BAD_REFERENCE = "bad-reference"  # step refers to a missing/later/wrong-kind result
+    BAD_HINT = "bad-hint"  # a hint is out of range or of the wrong shape
+    CLAIM_MISMATCH = "claim-mismatch"  # a claimed value disagrees with the re-derived one
+    LEMMA_FAILED = "lemma-failed"  # a lemma's precondition does not hold
+    UNSUPPORTED = "unsupported"  # the model needs a case this rule does not cover
+    OVERLAP = "overlap"  # two cases cover the same inputs
+    BOUND_NOT_PROVEN = "bound-not-proven"  # claimed bound exceeds proven/total
+    ENVIRONMENT = "environment"  # unsafe floating-point environment (FTZ/DAZ)
+
+
+class CheckError(Exception):
+    """The kernel's only exception: a rejection with a stable reason code."""
+
+    def __init__(self, reason: Reason, step: str | None, detail: str) -> None:
+        self.reason = reason
+        self.step = step
+        self.detail = detail
+        where = f" at step {step}" if step is not None else ""
+        super().__init__(f"{reason.value}{where}: {detail}")
+
+
+def reject(reason: Reason, detail: str, step: str | None = None) -> NoReturn:
+    """Raise ``CheckError(reason, step, detail)``; never returns."""
+    raise CheckError(reason, step, detail)
+
+
+def require(cond: bool, reason: Reason, detail: str, step: str | None = None) -> None:
+    """Reject with ``reason`` unless ``cond`` is exactly ``True``.
+
+    NB: ``cond`` must be a Python bool; a numpy bool or an array is refused, so a check
+    can never pass by the truthiness of an unexpected object.
+    """
+    if cond is not True:
+        if not isinstance(cond, bool):
+            raise TypeError(f"require() needs a bool, got {type(cond).__name__}")
+        raise CheckError(reason, step, detail)

@@ -1,0 +1,1 @@
+"""mechproof generators (untrusted)."""
