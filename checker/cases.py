@@ -1,0 +1,162 @@
+"""Rule ``position-cases``: the cubic family of proofs for one query token (one head).
+
+Fix the query q = x_{k-1}.  Notation as in tables.py and brute.py; f_p = f[q, p] > 0,
+g_t = g[q, t] > 0, and for a max token m and wrong token y != m
+
+  D_y = EUPU[q, m] - EUPU[q, y],  Ev(t, y) = EVOU[t, m] - EVOU[t, y],
+  Pv(p, y) = PVOU[p, m] - PVOU[p, y],
+  S_y(x) = sum_p f_p g_{x_p} (D_y + Ev(x_p, y) + Pv(p, y))   (sign of margin_y, brute.py).
+
+**Case.**  For m >= q, 0 <= c <= k-1 and a token set G subset {0..m-1} (the hint):
+Case(q, m, c, G) = inputs with x_{k-1} = q, max(x) = m, exactly c of the positions
+0..k-2 holding a token != m, and all of those tokens in G.  Non-empty only if
+c <= k-2 when q < m (some position must hold m) and c <= k-1 when q = m.  Different
+(m, c) are disjoint (m and c are functions of x), and different q are disjoint.
+**Count lemma:** |Case| = C(k-1, c) |G|^c  (choose the c positions, then their tokens).
+
+**Value lemma.**  Let w(t, p) be any real with w(t, p) <= D_y + Ev(t, y) + Pv(p, y) for
+every y != m.  Then S_y(x) >= sum_p tau(p, x_p) with tau(p, t) = f_p g_t w(t, p), because
+every f_p g_t > 0.  The variants (hint ``values``) choose w, each a sum of minima that is
+<= the minimum of the sum:
+  separate   : min_y D_y + min_y Ev(t, y) + min_{p', y} Pv(p', y)     (the paper's cubic)
+  positional : min_y D_y + min_y Ev(t, y) + min_y Pv(p, y)
+  paired     : min_y (D_y + Ev(t, y) + Pv(p, y))                       (O(v^4 k) in all)
+
+**Pure-token (mixture) lemma, division-free.**  For x in Case(q, m, c, G) with non-max
+positions P (|P| = c):
+  sum_p tau(p, x_p) = tau(k-1, q) + sum_{p<k-1} tau(p, m) + sum_{p in P} (tau(p, x_p) - tau(p, m))
+                   >= tau(k-1, q) + sum_{p<k-1} tau(p, m) + sum_{p in P} delta(p),
+  delta(p) = min_{t in G} tau(p, t) - tau(p, m),
+and sum_{p in P} delta(p) >= the sum of the c smallest delta(p) over p < k-1.  Each
+position chooses its worst token independently, so mixtures of tokens from G are covered
+whatever the positions; no assumption that values are position-independent is needed
+(``positional``/``paired`` have position-dependent w, and the lemma still holds because the
+minimum is taken per position).  With w position-independent and one extremal token this
+is the paper's argument (attention on the max copies placed on the lowest or highest
+positional scores).  If the enclosure of the right-hand side is certainly > 0, then every
+S_y(x) > 0 and every input of the case is correct.
+
+The kernel evaluates every valid (m, c) with the hinted G, counts the cases it proves, and
+rejects if the certificate's claimed count differs.  Hint bits for impossible cases or
+tokens t >= m are rejected (they would inflate the count).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from checker import balls as B
+from checker.errors import Reason, require
+from checker.tables import Tables
+
+Variant = Literal["separate", "positional", "paired"]
+VARIANTS: tuple[Variant, ...] = ("separate", "positional", "paired")
+BoolArr = npt.NDArray[np.bool_]
+
+
+def _b(mid: npt.NDArray[np.float64], rad: npt.NDArray[np.float64]) -> B.Ball:
+    return B.Ball(mid, rad)
+
+
+def _min_excluding_m(delta: B.Ball, axis: int) -> B.Ball:
+    """Ball enclosing min over y != m of delta[m, ..., y, ...] (m is axis 0, y is ``axis``)."""
+    v = delta.shape[0]
+    lo, hi = B.lower(delta), B.upper(delta)
+    shape = [1] * lo.ndim
+    shape[0] = v
+    shape[axis] = v
+    diag = np.eye(v, dtype=bool).reshape(shape)
+    lo = np.where(diag, np.inf, lo).min(axis=axis)
+    hi = np.where(diag, np.inf, hi).min(axis=axis)
+    return B.from_bounds(lo, hi)
+
+
+def value_table(T: Tables, q: int, variant: Variant) -> tuple[B.Ball, int]:
+    """Return (balls for w indexed [m, p, t], ops) for query q (value lemma)."""
+    v, k = T.EUPU.shape[1], T.PVOU.shape[1]
+    eu = T.EUPU
+    D = B.sub(_b(eu.mid[q][:, None], eu.rad[q][:, None]), _b(eu.mid[q][None, :], eu.rad[q][None, :]))
+    ev, pv = T.EVOU, T.PVOU
+    if variant == "paired":
+        A = B.add(
+            B.add(_b(ev.mid[0][None], ev.rad[0][None]), _b(pv.mid[0][:, None], pv.rad[0][:, None])),
+            _b(eu.mid[q][None, None], eu.rad[q][None, None]),
+        )  # [p, t, y]: EUPU[q, y] + EVOU[t, y] + PVOU[p, y]
+        Am = _b(np.moveaxis(A.mid, 2, 0)[..., None], np.moveaxis(A.rad, 2, 0)[..., None])
+        w = _min_excluding_m(B.sub(Am, _b(A.mid[None], A.rad[None])), axis=3)  # [m, p, t]
+        return w, 2 * (2 * k * v * v + 2 * v * k * v * v)
+    Dmin = _min_excluding_m(D, axis=1)  # [m]
+    Ev = B.sub(_b(ev.mid[0].T[:, :, None], ev.rad[0].T[:, :, None]), _b(ev.mid[0][None], ev.rad[0][None]))
+    Evmin = _min_excluding_m(Ev, axis=2)  # [m, t]
+    Pv = B.sub(_b(pv.mid[0].T[:, :, None], pv.rad[0].T[:, :, None]), _b(pv.mid[0].T[None], pv.rad[0].T[None]))
+    Pvmin = _min_excluding_m(Pv, axis=2)  # [m, p]   (Pv indexed [m, p, y])
+    if variant == "separate":
+        lo = np.broadcast_to(B.lower(Pvmin).min(axis=1, keepdims=True), Pvmin.shape)
+        hi = np.broadcast_to(B.upper(Pvmin).min(axis=1, keepdims=True), Pvmin.shape)
+        Pvmin = B.from_bounds(lo.copy(), hi.copy())
+    w = B.add(
+        B.add(_b(Dmin.mid[:, None, None], Dmin.rad[:, None, None]), _b(Evmin.mid[:, None, :], Evmin.rad[:, None, :])),
+        _b(Pvmin.mid[:, :, None], Pvmin.rad[:, :, None]),
+    )
+    ops = 2 * (2 * v * v + 2 * v * v * v + 2 * v * k * v + 2 * v * k * v)
+    return w, ops
+
+
+def count_query(T: Tables, q: int, variant: Variant, sets: BoolArr, step: str) -> tuple[int, int, str]:
+    """Return (proven count, ops, first unproven case or '') for query q.
+
+    ``sets`` is the hint G as booleans [v(m), k(c), v(t)].
+    Reject if a hint bit names a token t >= m or an impossible case.
+    """
+    v, k = T.EUPU.shape[1], T.PVOU.shape[1]
+    require(T.EVOU.shape[0] == 1, Reason.UNSUPPORTED, "position-cases: needs a one-head model", step)
+    require(sets.shape == (v, k, v), Reason.BAD_HINT, f"position-cases: sets must be [{v}, {k}, {v}]", step)
+    m_idx = np.arange(v)[:, None, None]
+    c_idx = np.arange(k)[None, :, None]
+    t_idx = np.arange(v)[None, None, :]
+    limit = np.where(m_idx == q, k - 1, k - 2)
+    possible = (m_idx >= q) & (c_idx <= limit) & (t_idx < m_idx)
+    require(
+        not bool((sets & ~possible).any()),
+        Reason.BAD_HINT,
+        "position-cases: a token set names t >= m or an impossible (m, c) case",
+        step,
+    )
+    w, ops = value_table(T, q, variant)  # [m, p, t]
+    fq = _b(T.f.mid[0, q], T.f.rad[0, q])  # [p]
+    gq = _b(T.g.mid[0, q], T.g.rad[0, q])  # [t]
+    tau = B.mul(B.mul(_b(fq.mid[None, :, None], fq.rad[None, :, None]), _b(gq.mid[None, None], gq.rad[None, None])), w)
+    ms = np.arange(v)
+    tau_mm = _b(tau.mid[ms, :, ms], tau.rad[ms, :, ms])  # [m, p]: tau(p, m)
+    base = B.add(B.sum(_b(tau_mm.mid[:, : k - 1], tau_mm.rad[:, : k - 1]), axis=1), _b(tau.mid[:, k - 1, q], tau.rad[:, k - 1, q]))
+    # delta[m, c, p] = min_{t in G[m, c]} lower(tau[m, p, t]) - tau(p, m); lower ends suffice.
+    tau_lo = B.lower(_b(tau.mid[:, : k - 1], tau.rad[:, : k - 1]))  # [m, p, t]
+    masked = np.where(sets[:, :, None, :], tau_lo[:, None, :, :], np.inf)  # [m, c, p, t]
+    gmin = masked.min(axis=3)  # [m, c, p]
+    nonempty = sets.any(axis=2)  # [m, c]
+    gmin = np.where(nonempty[:, :, None], gmin, 0.0)
+    delta = B.sub(B.exact(gmin), _b(tau_mm.mid[:, None, : k - 1], tau_mm.rad[:, None, : k - 1]))
+    dlo = np.sort(B.lower(delta), axis=2)  # [m, c, p] ascending
+    csel = np.arange(k - 1)[None, None, :] < np.arange(k)[None, :, None]  # take first c
+    chosen = B.sum(B.exact(np.where(csel, dlo, 0.0)), axis=2)  # [m, c]
+    total = B.add(_b(base.mid[:, None], base.rad[:, None]), chosen)
+    proven = B.positive(total) & (nonempty | (np.arange(k)[None, :] == 0))
+    valid = (ms[:, None] >= q) & (np.arange(k)[None, :] <= limit[:, :, 0])
+    proven &= valid
+    sizes = sets.sum(axis=2)
+    count = 0
+    first_fail = ""
+    for m in range(q, v):
+        for c in range(k):
+            if not valid[m, c]:
+                continue
+            if proven[m, c]:
+                count += math.comb(k - 1, c) * int(sizes[m, c]) ** c
+            elif not first_fail and (c == 0 or nonempty[m, c]):
+                first_fail = f"(q={q}, m={m}, c={c})"
+    ops += 2 * (2 * k * v * v + v * k * k * v + v * k * k * 4)
+    return count, ops, first_fail

@@ -1,0 +1,221 @@
+"""Read a certificate file without executing anything (grammar: certificates/FORMAT.md).
+
+Layout: 8-byte magic ``MECHPROF``, 8-byte little-endian header length H, H bytes of UTF-8
+JSON (the header), then the payload: the concatenation of the arrays the header declares,
+in declaration order, little-endian, with no gaps.  Every declared size is checked against
+the actual size before any array is touched; arrays are read-only views (no copies).
+
+Reject if: the magic, the version or a field is wrong; JSON holds NaN/Infinity, duplicate
+keys or unknown top-level fields; an array's declared size disagrees with its shape, with
+its neighbours or with the file; the file is larger than the limits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from flint import fmpq
+
+from checker.errors import Reason, reject, require
+
+MAGIC = b"MECHPROF"
+VERSION = 1
+FORMAT = "mechproof-certificate"
+MAX_HEADER_BYTES = 1 << 26
+MAX_CERT_BYTES = 1 << 32
+MAX_STEPS = 1 << 20
+DTYPES = {"u1": np.dtype("u1"), "i8": np.dtype("<i8"), "f8": np.dtype("<f8")}
+TOP_KEYS = {"format", "version", "task", "model_sha256", "strategy", "bound", "arrays", "steps"}
+_RATIONAL = re.compile(r"^(-?[0-9]{1,400})(?:/([0-9]{1,400}))?$")
+_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rule application: ``rule`` applied with ``args`` (hints), asserting ``claim``."""
+
+    index: int
+    id: str
+    rule: str
+    args: dict[str, Any]
+    claim: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A parsed certificate: header fields, arrays (read-only views) and the step list."""
+
+    task: str
+    model_sha256: str
+    strategy: str
+    bound: fmpq
+    arrays: dict[str, npt.NDArray[Any]]
+    steps: tuple[Step, ...]
+
+
+def parse_rational(text: object, what: str, step: str | None = None) -> fmpq:
+    """Return the exact rational written as ``"p/q"`` or ``"p"`` (q > 0).  No floats."""
+    mt = _RATIONAL.match(text) if isinstance(text, str) else None
+    if mt is None:
+        reject(Reason.CERT_SCHEMA, f"{what}: expected a rational 'p/q', got {text!r:.60}", step)
+    den = int(mt.group(2)) if mt.group(2) is not None else 1
+    require(den > 0, Reason.CERT_SCHEMA, f"{what}: zero denominator", step)
+    return fmpq(int(mt.group(1)), den)
+
+
+def _no_constants(name: str) -> None:
+    reject(Reason.CERT_UNREADABLE, f"certificate: JSON constant {name} is not allowed")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        require(key not in out, Reason.CERT_UNREADABLE, f"certificate: duplicate key {key!r:.60}")
+        out[key] = value
+    return out
+
+
+def is_int(x: object) -> bool:
+    """True for a JSON integer (bool excluded)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def parse_certificate(raw: bytes) -> Certificate:
+    """Return the certificate serialised in ``raw``.  Reject on any malformation."""
+    require(len(raw) <= MAX_CERT_BYTES, Reason.CERT_SIZE, "certificate: file exceeds the limit")
+    require(
+        len(raw) >= 16 and raw[:8] == MAGIC,
+        Reason.CERT_UNREADABLE,
+        "certificate: missing magic 'MECHPROF' (not a mechproof certificate)",
+    )
+    hlen = int.from_bytes(raw[8:16], "little")
+    require(
+        hlen <= MAX_HEADER_BYTES and 16 + hlen <= len(raw),
+        Reason.CERT_SIZE,
+        f"certificate: header length {hlen} exceeds the file ({len(raw)} bytes) or the limit",
+    )
+    try:
+        header = json.loads(
+            raw[16 : 16 + hlen].decode("utf-8"),
+            parse_constant=_no_constants,
+            object_pairs_hook=_no_duplicates,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reject(Reason.CERT_UNREADABLE, f"certificate: header is not valid JSON ({str(exc):.80})")
+    require(isinstance(header, dict), Reason.CERT_SCHEMA, "certificate: header is not an object")
+    keys = set(header)
+    require(
+        keys == TOP_KEYS,
+        Reason.CERT_SCHEMA,
+        f"certificate: header fields differ from the grammar (missing {sorted(TOP_KEYS - keys)}, "
+        f"unknown {sorted(keys - TOP_KEYS)[:5]})",
+    )
+    require(header["format"] == FORMAT, Reason.CERT_SCHEMA, "certificate: wrong 'format' field")
+    version = header["version"]
+    require(
+        is_int(version) and version == VERSION,
+        Reason.CERT_VERSION,
+        f"certificate: version {version!r:.20} is not supported (this checker reads {VERSION})",
+    )
+    for key in ("task", "model_sha256", "strategy"):
+        require(
+            isinstance(header[key], str) and 0 < len(header[key]) <= 200,
+            Reason.CERT_SCHEMA,
+            f"certificate: '{key}' must be a short string",
+        )
+    bound = parse_rational(header["bound"], "certificate: bound")
+    require(
+        fmpq(0) <= bound <= fmpq(1), Reason.CERT_SCHEMA, "certificate: bound must lie in [0, 1]"
+    )
+    arrays = _arrays(raw, 16 + hlen, header["arrays"])
+    steps = header["steps"]
+    require(
+        isinstance(steps, list) and 0 < len(steps) <= MAX_STEPS,
+        Reason.CERT_SCHEMA,
+        "certificate: 'steps' must be a non-empty list",
+    )
+    parsed = []
+    for i, s in enumerate(steps):
+        require(
+            isinstance(s, dict) and set(s) == {"id", "rule", "args", "claim"},
+            Reason.CERT_SCHEMA,
+            f"certificate: step {i} must have exactly id, rule, args, claim",
+        )
+        sid, rule = s["id"], s["rule"]
+        require(
+            isinstance(sid, str) and _NAME.match(sid) is not None,
+            Reason.CERT_SCHEMA,
+            f"certificate: step {i} has a malformed id",
+        )
+        require(
+            isinstance(rule, str) and _NAME.match(rule) is not None,
+            Reason.CERT_SCHEMA,
+            f"certificate: step {sid} has a malformed rule name",
+        )
+        require(
+            isinstance(s["args"], dict) and isinstance(s["claim"], dict),
+            Reason.CERT_SCHEMA,
+            f"certificate: step {sid}: args and claim must be objects",
+        )
+        parsed.append(Step(i, sid, rule, s["args"], s["claim"]))
+    return Certificate(
+        task=header["task"],
+        model_sha256=header["model_sha256"],
+        strategy=header["strategy"],
+        bound=bound,
+        arrays=arrays,
+        steps=tuple(parsed),
+    )
+
+
+def _arrays(raw: bytes, start: int, spec: object) -> dict[str, npt.NDArray[Any]]:
+    require(isinstance(spec, dict), Reason.CERT_SCHEMA, "certificate: 'arrays' must be an object")
+    decl: dict[str, Any] = spec  # type: ignore[assignment]
+    out: dict[str, npt.NDArray[Any]] = {}
+    offset = 0
+    for name, a in decl.items():
+        require(
+            _NAME.match(name) is not None, Reason.CERT_SCHEMA, "certificate: malformed array name"
+        )
+        require(
+            isinstance(a, dict) and set(a) == {"dtype", "shape", "offset", "nbytes"},
+            Reason.CERT_SCHEMA,
+            f"certificate: array {name} must have exactly dtype, shape, offset, nbytes",
+        )
+        dt = DTYPES.get(a["dtype"]) if isinstance(a["dtype"], str) else None
+        require(dt is not None, Reason.CERT_SCHEMA, f"certificate: array {name} has a bad dtype")
+        shape = a["shape"]
+        require(
+            isinstance(shape, list)
+            and len(shape) <= 8
+            and all(is_int(n) and 0 <= n < 1 << 40 for n in shape),
+            Reason.CERT_SCHEMA,
+            f"certificate: array {name} has a malformed shape",
+        )
+        nbytes = math.prod(shape) * dt.itemsize  # type: ignore[union-attr]
+        require(
+            is_int(a["offset"]) and a["offset"] == offset and is_int(a["nbytes"]) and a["nbytes"] == nbytes,
+            Reason.CERT_SIZE,
+            f"certificate: array {name} declares offset {a['offset']!r:.20} / nbytes "
+            f"{a['nbytes']!r:.20}, expected {offset} / {nbytes}",
+        )
+        require(
+            start + offset + nbytes <= len(raw),
+            Reason.CERT_SIZE,
+            f"certificate: array {name} runs past the end of the file (truncated?)",
+        )
+        arr = np.frombuffer(raw, dtype=dt, count=math.prod(shape), offset=start + offset)
+        out[name] = arr.reshape(shape)
+        offset += nbytes
+    require(
+        start + offset == len(raw),
+        Reason.CERT_SIZE,
+        f"certificate: {len(raw) - start - offset} bytes after the last array",
+    )
+    return out

@@ -1,0 +1,285 @@
+"""The kernel's replay loop: read model and certificate, replay every step, decide.
+
+``check(cert, model)`` is the only producer of a :class:`Verdict`.  It reads and hashes the
+model itself, states the theorem itself (checker.model), and replays the certificate's
+steps in order through the rule registry ``RULES`` (one small function per rule).  Each
+counting rule covers a set of query tokens; coverage must be disjoint, and the kernel — not
+the certificate — computes every count.  The claimed bound b is accepted iff
+b <= proven / v^k, decided in exact rationals.
+
+Proof length (DESIGN.md §5): the sum of each rule's operation count, by formula.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flint import fmpq
+
+from checker import balls as B
+from checker import brute, cases
+from checker.cert import Certificate, Step, is_int, parse_certificate
+from checker.errors import CheckError, Reason, reject, require
+from checker.model import TASK, Model, load_model
+from checker.tables import Tables, path_tables
+
+CHECKER_VERSION = "0.1.0"
+_KERNEL = object()
+Progress = Callable[[str, int, int], None]
+
+
+class Verdict:
+    """A proven theorem: accuracy >= bound for the named model.  Only the kernel makes one."""
+
+    __slots__ = (
+        "bound", "proven", "total", "ops", "certificate_bytes", "certificate_gzip_bytes",
+        "model_sha256", "certificate_sha256", "checker_version", "seconds", "theorem", "strategy",
+    )
+
+    def __init__(self, token: object, **fields: Any) -> None:
+        if token is not _KERNEL:
+            raise TypeError("only checker.kernel.check() creates a Verdict")
+        for name in self.__slots__:
+            object.__setattr__(self, name, fields[name])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a Verdict is immutable")
+
+    @property
+    def verified(self) -> bool:
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``check --json`` object (DESIGN.md §6)."""
+        b: fmpq = getattr(self, "bound")
+        return {
+            "verified": True,
+            "bound": f"{b.p}/{b.q}",
+            **{name: getattr(self, name) for name in self.__slots__ if name != "bound"},
+        }
+
+
+@dataclass
+class _State:
+    model: Model
+    cert: Certificate
+    progress: Progress | None
+    results: dict[str, Any] = field(default_factory=dict)
+    covered: dict[int, str] = field(default_factory=dict)
+    proven: int = 0
+    ops: int = 0
+
+
+def _tables_arg(st: _State, step: Step) -> Tables:
+    ref = step.args.get("tables")
+    res = st.results.get(ref) if isinstance(ref, str) else None
+    require(
+        isinstance(res, Tables),
+        Reason.BAD_REFERENCE,
+        f"{step.rule}: 'tables' must name an earlier path-tables step",
+        step.id,
+    )
+    return res  # type: ignore[return-value]
+
+
+def _cover(st: _State, step: Step, q: int) -> None:
+    v = st.model.v
+    require(is_int(q) and 0 <= q < v, Reason.BAD_HINT, f"{step.rule}: query {q!r:.20} out of range", step.id)
+    require(
+        q not in st.covered,
+        Reason.OVERLAP,
+        f"{step.rule}: query {q} is already covered by step {st.covered.get(q)}",
+        step.id,
+    )
+    st.covered[q] = step.id
+
+
+def _claimed_count(step: Step, key: str = "correct") -> int:
+    n = step.claim.get(key)
+    require(
+        is_int(n) and n >= 0,
+        Reason.CERT_SCHEMA,
+        f"{step.rule}: claim '{key}' must be a non-negative integer",
+        step.id,
+    )
+    return int(n)  # type: ignore[arg-type]
+
+
+def _exact_keys(step: Step, args: set[str], claim: set[str]) -> None:
+    require(
+        set(step.args) == args and set(step.claim) == claim,
+        Reason.CERT_SCHEMA,
+        f"{step.rule}: expects args {sorted(args)} and claim {sorted(claim)}",
+        step.id,
+    )
+
+
+def rule_path_tables(st: _State, step: Step) -> None:
+    """path-tables: build the ball path tables (tables.py).  No hints, no claims."""
+    _exact_keys(step, set(), set())
+    t = path_tables(st.model)
+    st.results[step.id] = t
+    st.ops += t.ops
+
+
+def rule_enumerate(st: _State, step: Step) -> None:
+    """enumerate: decide every input with query ``query`` (brute.py); claim its correct count."""
+    _exact_keys(step, {"tables", "query"}, {"correct"})
+    T = _tables_arg(st, step)
+    q = step.args["query"]
+    _cover(st, step, q)
+    claimed = _claimed_count(step)
+
+    def tick(n: int) -> None:
+        if st.progress is not None:
+            st.progress("enumerate", n, st.model.v ** st.model.k)
+
+    correct, _, _, ops = brute.decide_query(T, int(q), tick)
+    st.ops += ops
+    require(
+        claimed == correct,
+        Reason.CLAIM_MISMATCH,
+        f"enumerate: query {q}: claimed {claimed} correct inputs, the kernel finds {correct}",
+        step.id,
+    )
+    st.proven += correct
+
+
+def rule_position_cases(st: _State, step: Step) -> None:
+    """position-cases: the cubic family for one query (cases.py); claim its proven count."""
+    _exact_keys(step, {"tables", "query", "values", "sets"}, {"correct"})
+    T = _tables_arg(st, step)
+    q = step.args["query"]
+    _cover(st, step, q)
+    variant = step.args["values"]
+    require(
+        variant in cases.VARIANTS,
+        Reason.BAD_HINT,
+        f"position-cases: values must be one of {list(cases.VARIANTS)}",
+        step.id,
+    )
+    name = step.args["sets"]
+    arr = st.cert.arrays.get(name) if isinstance(name, str) else None
+    v, k = st.model.v, st.model.k
+    nbytes = (v + 7) // 8
+    require(
+        arr is not None and arr.dtype == np.uint8 and arr.shape == (v, k, nbytes),
+        Reason.BAD_HINT,
+        f"position-cases: 'sets' must name a u1 array of shape [{v}, {k}, {nbytes}]",
+        step.id,
+    )
+    sets = np.unpackbits(arr, axis=2, count=v).astype(bool)  # type: ignore[arg-type]
+    require(
+        bool((np.packbits(sets, axis=2) == arr).all()),
+        Reason.BAD_HINT,
+        "position-cases: padding bits of 'sets' must be zero",
+        step.id,
+    )
+    claimed = _claimed_count(step)
+    count, ops, first_fail = cases.count_query(T, int(q), variant, sets, step.id)
+    st.ops += ops
+    require(
+        claimed == count,
+        Reason.CLAIM_MISMATCH,
+        f"position-cases: query {q}: claimed {claimed}, the kernel proves {count}"
+        + (f"; first unproven case {first_fail}" if first_fail else ""),
+        step.id,
+    )
+    st.proven += count
+    if st.progress is not None:
+        st.progress("position-cases", 1, v)
+
+
+RULES: dict[str, Callable[[_State, Step], None]] = {
+    "path-tables": rule_path_tables,
+    "enumerate": rule_enumerate,
+    "position-cases": rule_position_cases,
+}
+
+
+def check(
+    cert_path: str | Path, model_path: str | Path, progress: Progress | None = None
+) -> Verdict:
+    """Return the Verdict for certificate ``cert_path`` on model ``model_path``.
+
+    Reject (``CheckError``) if the model or certificate is malformed, the certificate is
+    bound to another model or task, any step fails, or the claimed bound exceeds
+    proven / total.
+    """
+    t0 = time.perf_counter()
+    B.check_fp_environment()
+    model = load_model(model_path)
+    try:
+        raw = Path(cert_path).read_bytes()
+    except OSError as exc:
+        reject(Reason.CERT_UNREADABLE, f"certificate: cannot read {cert_path}: {exc.strerror}")
+    cert = parse_certificate(raw)
+    require(cert.task == TASK, Reason.TASK_MISMATCH, f"certificate: task {cert.task!r:.40} is not {TASK}")
+    require(
+        cert.model_sha256 == model.sha256,
+        Reason.MODEL_MISMATCH,
+        f"certificate: bound to model {cert.model_sha256[:16]}..., given {model.sha256[:16]}...",
+    )
+    st = _State(model=model, cert=cert, progress=progress)
+    seen: set[str] = set()
+    for step in cert.steps:
+        require(step.id not in seen, Reason.CERT_SCHEMA, f"certificate: duplicate step id {step.id}", step.id)
+        seen.add(step.id)
+        rule = RULES.get(step.rule)
+        if rule is None:
+            reject(Reason.UNKNOWN_RULE, f"certificate: no kernel rule {step.rule!r}", step.id)
+        try:
+            rule(st, step)
+        except CheckError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            reject(Reason.CERT_SCHEMA, f"{step.rule}: malformed step ({type(exc).__name__}: {exc})", step.id)
+    total = model.total
+    require(
+        cert.bound <= fmpq(st.proven, total),
+        Reason.BOUND_NOT_PROVEN,
+        f"final: claimed bound {cert.bound} exceeds proven {st.proven}/{total}",
+    )
+    return Verdict(
+        _KERNEL,
+        bound=cert.bound,
+        proven=st.proven,
+        total=total,
+        ops=st.ops + 1,
+        certificate_bytes=len(raw),
+        certificate_gzip_bytes=len(gzip.compress(raw, compresslevel=6, mtime=0)),
+        model_sha256=model.sha256,
+        certificate_sha256=hashlib.sha256(raw).hexdigest(),
+        checker_version=CHECKER_VERSION,
+        seconds=time.perf_counter() - t0,
+        theorem=model.theorem(),
+        strategy=cert.strategy,
+    )
+
+
+def exact_accuracy(
+    model: Model, progress: Progress | None = None
+) -> tuple[int, int, int, int]:
+    """Return (correct, incorrect, undecided, total) over all v^k inputs, rigorously.
+
+    The ground truth every certificate is compared with: brute.decide_query for every q.
+    """
+    B.check_fp_environment()
+    T = path_tables(model)
+    correct = incorrect = undecided = 0
+    for q in range(model.v):
+
+        def tick(n: int) -> None:
+            if progress is not None:
+                progress("accuracy", n, model.total)
+
+        c, i, u, _ = brute.decide_query(T, q, tick)
+        correct, incorrect, undecided = correct + c, incorrect + i, undecided + u
+    return correct, incorrect, undecided, model.total
