@@ -174,3 +174,12 @@ def decide_query(
         if progress is not None:
             progress(stop - start)
     return correct, incorrect, undecided, ops
+
+
+def decide_inputs(T: Tables, x: I64) -> tuple[int, int, int]:
+    """Return (correct, incorrect, undecided) for arbitrary input rows x [n, k] (sampling)."""
+    totals = [0, 0, 0]
+    for q in np.unique(x[:, -1]):
+        res = _decide_exact(T, int(q), x[x[:, -1] == q])
+        totals = [a + b for a, b in zip(totals, res)]
+    return totals[0], totals[1], totals[2]

@@ -16,11 +16,11 @@ c <= k-2 when q < m (some position must hold m) and c <= k-1 when q = m.  Differ
 
 **Value lemma.**  Let w(t, p) be any real with w(t, p) <= D_y + Ev(t, y) + Pv(p, y) for
 every y != m.  Then S_y(x) >= sum_p tau(p, x_p) with tau(p, t) = f_p g_t w(t, p), because
-every f_p g_t > 0.  The variants (hint ``values``) choose w, each a sum of minima that is
-<= the minimum of the sum:
-  separate   : min_y D_y + min_y Ev(t, y) + min_{p', y} Pv(p', y)     (the paper's cubic)
-  positional : min_y D_y + min_y Ev(t, y) + min_y Pv(p, y)
-  paired     : min_y (D_y + Ev(t, y) + Pv(p, y))                       (O(v^4 k) in all)
+every f_p g_t > 0.  The variants (hint ``values``) choose w, each <= the minimum over y because a minimum
+of a sum is >= the sum of minima and min_p' Pv(p', y) <= Pv(p, y):
+  paper      : min_y D_y + min_y (Ev(t, y) + min_{p'} Pv(p', y))   (the paper's cubic)
+  positional : min_y D_y + min_y (Ev(t, y) + Pv(p, y))             (O(v^3 k) in all)
+  paired     : min_y (D_y + Ev(t, y) + Pv(p, y))                   (O(v^4 k) in all)
 
 **Pure-token (mixture) lemma, division-free.**  For x in Case(q, m, c, G) with non-max
 positions P (|P| = c):
@@ -53,8 +53,8 @@ from checker import balls as B
 from checker.errors import Reason, require
 from checker.tables import Tables
 
-Variant = Literal["separate", "positional", "paired"]
-VARIANTS: tuple[Variant, ...] = ("separate", "positional", "paired")
+Variant = Literal["paper", "positional", "paired"]
+VARIANTS: tuple[Variant, ...] = ("paper", "positional", "paired")
 BoolArr = npt.NDArray[np.bool_]
 
 
@@ -75,12 +75,36 @@ def _min_excluding_m(delta: B.Ball, axis: int) -> B.Ball:
     return B.from_bounds(lo, hi)
 
 
-def value_table(T: Tables, q: int, variant: Variant) -> tuple[B.Ball, int]:
+def value_parts(T: Tables, variant: Variant) -> tuple[B.Ball | None, int]:
+    """Return (the query-independent part of w, ops), computed once per model and variant.
+
+    paper: EP[m, t] = min_y (Ev(t, y) + min_p' Pv(p', y));  positional: EP[m, p, t] =
+    min_y (Ev(t, y) + Pv(p, y));  paired: None (its minimum involves the query).
+    """
+    v, k = T.EUPU.shape[1], T.PVOU.shape[1]
+    if variant == "paired":
+        return None, 0
+    ev, pv = T.EVOU, T.PVOU
+    Ev = B.sub(_b(ev.mid[0].T[:, :, None], ev.rad[0].T[:, :, None]), _b(ev.mid[0][None], ev.rad[0][None]))
+    Pv = B.sub(_b(pv.mid[0].T[:, :, None], pv.rad[0].T[:, :, None]), _b(pv.mid[0][None], pv.rad[0][None]))
+    # Ev [m, t, y] = EVOU[t, m] - EVOU[t, y];  Pv [m, p, y] = PVOU[p, m] - PVOU[p, y]
+    if variant == "paper":
+        Pmin = B.from_bounds(B.lower(Pv).min(axis=1), B.upper(Pv).min(axis=1))  # [m, y]
+        EP = _min_excluding_m(B.add(Ev, _b(Pmin.mid[:, None, :], Pmin.rad[:, None, :])), axis=2)
+        return EP, 2 * (2 * v * v + v * k * v + v * v + 3 * v * v * v)
+    EPp = _min_excluding_m(
+        B.add(_b(Ev.mid[:, None], Ev.rad[:, None]), _b(Pv.mid[:, :, None], Pv.rad[:, :, None])),
+        axis=3,
+    )  # [m, p, t]
+    return EPp, 2 * (2 * v * v + v * k * v + 2 * v * k * v * v)
+
+
+def value_table(
+    T: Tables, q: int, variant: Variant, parts: B.Ball | None
+) -> tuple[B.Ball, int]:
     """Return (balls for w indexed [m, p, t], ops) for query q (value lemma)."""
     v, k = T.EUPU.shape[1], T.PVOU.shape[1]
-    eu = T.EUPU
-    D = B.sub(_b(eu.mid[q][:, None], eu.rad[q][:, None]), _b(eu.mid[q][None, :], eu.rad[q][None, :]))
-    ev, pv = T.EVOU, T.PVOU
+    eu, ev, pv = T.EUPU, T.EVOU, T.PVOU
     if variant == "paired":
         A = B.add(
             B.add(_b(ev.mid[0][None], ev.rad[0][None]), _b(pv.mid[0][:, None], pv.rad[0][:, None])),
@@ -89,74 +113,88 @@ def value_table(T: Tables, q: int, variant: Variant) -> tuple[B.Ball, int]:
         Am = _b(np.moveaxis(A.mid, 2, 0)[..., None], np.moveaxis(A.rad, 2, 0)[..., None])
         w = _min_excluding_m(B.sub(Am, _b(A.mid[None], A.rad[None])), axis=3)  # [m, p, t]
         return w, 2 * (2 * k * v * v + 2 * v * k * v * v)
+    require(parts is not None, Reason.LEMMA_FAILED, "position-cases: value parts missing")
+    P: B.Ball = parts  # type: ignore[assignment]
+    if P.mid.ndim == 2:  # paper: [m, t] -> [m, p, t]
+        P = _b(np.broadcast_to(P.mid[:, None, :], (v, k, v)), np.broadcast_to(P.rad[:, None, :], (v, k, v)))
+    D = B.sub(_b(eu.mid[q][:, None], eu.rad[q][:, None]), _b(eu.mid[q][None, :], eu.rad[q][None, :]))
     Dmin = _min_excluding_m(D, axis=1)  # [m]
-    Ev = B.sub(_b(ev.mid[0].T[:, :, None], ev.rad[0].T[:, :, None]), _b(ev.mid[0][None], ev.rad[0][None]))
-    Evmin = _min_excluding_m(Ev, axis=2)  # [m, t]
-    Pv = B.sub(_b(pv.mid[0].T[:, :, None], pv.rad[0].T[:, :, None]), _b(pv.mid[0].T[None], pv.rad[0].T[None]))
-    Pvmin = _min_excluding_m(Pv, axis=2)  # [m, p]   (Pv indexed [m, p, y])
-    if variant == "separate":
-        lo = np.broadcast_to(B.lower(Pvmin).min(axis=1, keepdims=True), Pvmin.shape)
-        hi = np.broadcast_to(B.upper(Pvmin).min(axis=1, keepdims=True), Pvmin.shape)
-        Pvmin = B.from_bounds(lo.copy(), hi.copy())
-    w = B.add(
-        B.add(_b(Dmin.mid[:, None, None], Dmin.rad[:, None, None]), _b(Evmin.mid[:, None, :], Evmin.rad[:, None, :])),
-        _b(Pvmin.mid[:, :, None], Pvmin.rad[:, :, None]),
+    w = B.add(_b(Dmin.mid[:, None, None], Dmin.rad[:, None, None]), P)
+    return w, 2 * (2 * v * v + v * k * v)
+
+
+def tau_table(
+    T: Tables, q: int, variant: Variant, parts: B.Ball | None
+) -> tuple[B.Ball, int]:
+    """Return (balls for tau(p, t) = f_p g_t w(t, p), indexed [m, p, t], ops)."""
+    w, ops = value_table(T, q, variant, parts)
+    f = _b(T.f.mid[0, q][None, :, None], T.f.rad[0, q][None, :, None])
+    g = _b(T.g.mid[0, q][None, None, :], T.g.rad[0, q][None, None, :])
+    v, k = w.shape[0], w.shape[1]
+    return B.mul(B.mul(f, g), w), ops + 4 * v * k * v
+
+
+def valid_cases(v: int, k: int, q: int) -> BoolArr:
+    """Return the [m, c] mask of non-empty cases for query q (see Case above)."""
+    m = np.arange(v)[:, None]
+    c = np.arange(k)[None, :]
+    return (m >= q) & (c <= np.where(m == q, k - 1, k - 2))
+
+
+def case_bounds(tau: B.Ball, q: int, sets: BoolArr) -> B.Ball:
+    """Return balls, indexed [m, c], below which the scaled margin of no input of the case lies.
+
+    Pure-token lemma: tau(k-1, q) + sum_{p<k-1} tau(p, m) + (sum of the c smallest delta(p)),
+    delta(p) = min_{t in G} tau(p, t) - tau(p, m), using lower ends (monotone in each term).
+    Entries for empty G (c > 0) are meaningless; callers mask them.
+    """
+    v, k = tau.shape[0], tau.shape[1]
+    ms = np.arange(v)
+    tau_mm = _b(tau.mid[ms, :, ms], tau.rad[ms, :, ms])  # [m, p]: tau(p, m)
+    base = B.add(
+        B.sum(_b(tau_mm.mid[:, : k - 1], tau_mm.rad[:, : k - 1]), axis=1),
+        _b(tau.mid[:, k - 1, q], tau.rad[:, k - 1, q]),
     )
-    ops = 2 * (2 * v * v + 2 * v * v * v + 2 * v * k * v + 2 * v * k * v)
-    return w, ops
+    tau_lo = B.lower(_b(tau.mid[:, : k - 1], tau.rad[:, : k - 1]))  # [m, p, t]
+    masked = np.where(sets[:, :, None, :], tau_lo[:, None, :, :], np.inf)  # [m, c, p, t]
+    gmin = masked.min(axis=3)  # [m, c, p]
+    gmin = np.where(np.isfinite(gmin), gmin, 0.0)
+    delta = B.sub(B.exact(gmin), _b(tau_mm.mid[:, None, : k - 1], tau_mm.rad[:, None, : k - 1]))
+    dlo = np.sort(B.lower(delta), axis=2)  # [m, c, p] ascending
+    first_c = np.arange(k - 1)[None, None, :] < np.arange(k)[None, :, None]
+    chosen = B.sum(B.exact(np.where(first_c, dlo, 0.0)), axis=2)  # [m, c]
+    return B.add(_b(base.mid[:, None], base.rad[:, None]), chosen)
 
 
-def count_query(T: Tables, q: int, variant: Variant, sets: BoolArr, step: str) -> tuple[int, int, str]:
+def count_query(
+    T: Tables, q: int, variant: Variant, parts: B.Ball | None, sets: BoolArr, step: str
+) -> tuple[int, int, str]:
     """Return (proven count, ops, first unproven case or '') for query q.
 
     ``sets`` is the hint G as booleans [v(m), k(c), v(t)].
-    Reject if a hint bit names a token t >= m or an impossible case.
+    Reject if the model has several heads, or a hint bit names a token t >= m or an
+    impossible case.
     """
     v, k = T.EUPU.shape[1], T.PVOU.shape[1]
     require(T.EVOU.shape[0] == 1, Reason.UNSUPPORTED, "position-cases: needs a one-head model", step)
     require(sets.shape == (v, k, v), Reason.BAD_HINT, f"position-cases: sets must be [{v}, {k}, {v}]", step)
-    m_idx = np.arange(v)[:, None, None]
-    c_idx = np.arange(k)[None, :, None]
-    t_idx = np.arange(v)[None, None, :]
-    limit = np.where(m_idx == q, k - 1, k - 2)
-    possible = (m_idx >= q) & (c_idx <= limit) & (t_idx < m_idx)
+    valid = valid_cases(v, k, q)
+    possible = valid[:, :, None] & (np.arange(v)[None, None, :] < np.arange(v)[:, None, None])
     require(
         not bool((sets & ~possible).any()),
         Reason.BAD_HINT,
         "position-cases: a token set names t >= m or an impossible (m, c) case",
         step,
     )
-    w, ops = value_table(T, q, variant)  # [m, p, t]
-    fq = _b(T.f.mid[0, q], T.f.rad[0, q])  # [p]
-    gq = _b(T.g.mid[0, q], T.g.rad[0, q])  # [t]
-    tau = B.mul(B.mul(_b(fq.mid[None, :, None], fq.rad[None, :, None]), _b(gq.mid[None, None], gq.rad[None, None])), w)
-    ms = np.arange(v)
-    tau_mm = _b(tau.mid[ms, :, ms], tau.rad[ms, :, ms])  # [m, p]: tau(p, m)
-    base = B.add(B.sum(_b(tau_mm.mid[:, : k - 1], tau_mm.rad[:, : k - 1]), axis=1), _b(tau.mid[:, k - 1, q], tau.rad[:, k - 1, q]))
-    # delta[m, c, p] = min_{t in G[m, c]} lower(tau[m, p, t]) - tau(p, m); lower ends suffice.
-    tau_lo = B.lower(_b(tau.mid[:, : k - 1], tau.rad[:, : k - 1]))  # [m, p, t]
-    masked = np.where(sets[:, :, None, :], tau_lo[:, None, :, :], np.inf)  # [m, c, p, t]
-    gmin = masked.min(axis=3)  # [m, c, p]
-    nonempty = sets.any(axis=2)  # [m, c]
-    gmin = np.where(nonempty[:, :, None], gmin, 0.0)
-    delta = B.sub(B.exact(gmin), _b(tau_mm.mid[:, None, : k - 1], tau_mm.rad[:, None, : k - 1]))
-    dlo = np.sort(B.lower(delta), axis=2)  # [m, c, p] ascending
-    csel = np.arange(k - 1)[None, None, :] < np.arange(k)[None, :, None]  # take first c
-    chosen = B.sum(B.exact(np.where(csel, dlo, 0.0)), axis=2)  # [m, c]
-    total = B.add(_b(base.mid[:, None], base.rad[:, None]), chosen)
-    proven = B.positive(total) & (nonempty | (np.arange(k)[None, :] == 0))
-    valid = (ms[:, None] >= q) & (np.arange(k)[None, :] <= limit[:, :, 0])
-    proven &= valid
+    tau, ops = tau_table(T, q, variant, parts)
+    total = case_bounds(tau, q, sets)
     sizes = sets.sum(axis=2)
+    counted = valid & ((sizes > 0) | (np.arange(k)[None, :] == 0))
+    proven = B.positive(total) & counted
     count = 0
-    first_fail = ""
-    for m in range(q, v):
-        for c in range(k):
-            if not valid[m, c]:
-                continue
-            if proven[m, c]:
-                count += math.comb(k - 1, c) * int(sizes[m, c]) ** c
-            elif not first_fail and (c == 0 or nonempty[m, c]):
-                first_fail = f"(q={q}, m={m}, c={c})"
-    ops += 2 * (2 * k * v * v + v * k * k * v + v * k * k * 4)
+    for m, c in zip(*np.nonzero(proven)):
+        count += math.comb(k - 1, int(c)) * int(sizes[m, c]) ** int(c)
+    failed = np.argwhere(counted & ~proven)
+    first_fail = f"(q={q}, m={failed[0][0]}, c={failed[0][1]})" if len(failed) else ""
+    ops += 2 * (2 * k * v + v * k * (k - 1) * v + v * k * k * 4)
     return count, ops, first_fail
