@@ -157,12 +157,14 @@ def case_bounds(tau: B.Ball, q: int, sets: BoolArr) -> B.Ball:
     )
     tau_lo = B.lower(_b(tau.mid[:, : k - 1], tau.rad[:, : k - 1]))  # [m, p, t]
     masked = np.where(sets[:, :, None, :], tau_lo[:, None, :, :], np.inf)  # [m, c, p, t]
-    gmin = masked.min(axis=3)  # [m, c, p]
-    gmin = np.where(np.isfinite(gmin), gmin, 0.0)
-    delta = B.sub(B.exact(gmin), _b(tau_mm.mid[:, None, : k - 1], tau_mm.rad[:, None, : k - 1]))
+    gmin = masked.min(axis=3)  # [m, c, p]; +inf only where G is empty (case not counted)
+    gmin = np.where(sets.any(axis=2)[:, :, None], gmin, 0.0)
+    # NB: -inf (an unknown tau) stays -inf; from_bounds turns it into an unknown ball.
+    delta = B.sub(B.from_bounds(gmin, gmin), _b(tau_mm.mid[:, None, : k - 1], tau_mm.rad[:, None, : k - 1]))
     dlo = np.sort(B.lower(delta), axis=2)  # [m, c, p] ascending
     first_c = np.arange(k - 1)[None, None, :] < np.arange(k)[None, :, None]
-    chosen = B.sum(B.exact(np.where(first_c, dlo, 0.0)), axis=2)  # [m, c]
+    sel = np.where(first_c, dlo, 0.0)
+    chosen = B.sum(B.from_bounds(sel, sel), axis=2)  # [m, c]
     return B.add(_b(base.mid[:, None], base.rad[:, None]), chosen)
 
 
