@@ -28,7 +28,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check checker
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy checker
 
 bench: $(STAMP)

@@ -61,20 +61,26 @@ def _exact_scaled_margins(T: Tables, q: int, x: I64) -> B.Ball:
     pos = np.arange(k)[None, :]
     eu = T.EUPU
     D = B.sub(
-        B.Ball(eu.mid[q, m][:, None], eu.rad[q, m][:, None]), B.Ball(eu.mid[q][None, :], eu.rad[q][None, :])
+        B.Ball(eu.mid[q, m][:, None], eu.rad[q, m][:, None]),
+        B.Ball(eu.mid[q][None, :], eu.rad[q][None, :]),
     )
     Zs: list[B.Ball] = []
     Ns: list[B.Ball] = []
     for i in range(h):
         e = B.mul(
             _ball_take(T.g, (np.full_like(x, i), np.full_like(x, q), x)),
-            _ball_take(T.f, (np.full_like(x, i), np.full_like(x, q), np.broadcast_to(pos, x.shape))),
+            _ball_take(
+                T.f, (np.full_like(x, i), np.full_like(x, q), np.broadcast_to(pos, x.shape))
+            ),
         )  # [n, k]
         O = B.add(
             B.Ball(T.EVOU.mid[i][x], T.EVOU.rad[i][x]),
             B.Ball(T.PVOU.mid[i][None, :, :], T.PVOU.rad[i][None, :, :]),
         )  # [n, k, v]
-        Om = B.Ball(np.take_along_axis(O.mid, m[:, None, None], axis=2), np.take_along_axis(O.rad, m[:, None, None], axis=2))
+        Om = B.Ball(
+            np.take_along_axis(O.mid, m[:, None, None], axis=2),
+            np.take_along_axis(O.rad, m[:, None, None], axis=2),
+        )
         diff = B.sub(Om, O)
         Ns.append(B.sum(B.mul(B.Ball(e.mid[:, :, None], e.rad[:, :, None]), diff), axis=1))
         Z = B.sum(e, axis=1)
@@ -124,7 +130,9 @@ def _fast_table(T: Tables, q: int) -> B.Ball:
         ),
         B.Ball(T.EUPU.mid[q][None, None, :], T.EUPU.rad[q][None, None, :]),
     )  # [k(p), v(t), v(y)]: D-free part  EUPU[q, y] + O[p, t, y]
-    Am = B.Ball(np.moveaxis(A.mid, 2, 0)[:, :, :, None], np.moveaxis(A.rad, 2, 0)[:, :, :, None])  # [m,p,t,1]
+    Am = B.Ball(
+        np.moveaxis(A.mid, 2, 0)[:, :, :, None], np.moveaxis(A.rad, 2, 0)[:, :, :, None]
+    )  # [m,p,t,1]
     delta = B.sub(Am, B.Ball(A.mid[None], A.rad[None]))  # [m, p, t, y]
     lo = B.lower(delta)
     hi = B.upper(delta)
@@ -181,5 +189,5 @@ def decide_inputs(T: Tables, x: I64) -> tuple[int, int, int]:
     totals = [0, 0, 0]
     for q in np.unique(x[:, -1]):
         res = _decide_exact(T, int(q), x[x[:, -1] == q])
-        totals = [a + b for a, b in zip(totals, res)]
+        totals = [a + b for a, b in zip(totals, res, strict=True)]
     return totals[0], totals[1], totals[2]

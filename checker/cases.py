@@ -16,8 +16,8 @@ c <= k-2 when q < m (some position must hold m) and c <= k-1 when q = m.  Differ
 
 **Value lemma.**  Let w(t, p) be any real with w(t, p) <= D_y + Ev(t, y) + Pv(p, y) for
 every y != m.  Then S_y(x) >= sum_p tau(p, x_p) with tau(p, t) = f_p g_t w(t, p), because
-every f_p g_t > 0.  The variants (hint ``values``) choose w, each <= the minimum over y because a minimum
-of a sum is >= the sum of minima and min_p' Pv(p', y) <= Pv(p, y):
+every f_p g_t > 0.  The variants (hint ``values``) choose w, each <= the minimum over y
+because a minimum of a sum is >= the sum of minima and min_p' Pv(p', y) <= Pv(p, y):
   paper      : min_y D_y + min_y (Ev(t, y) + min_{p'} Pv(p', y))   (the paper's cubic)
   positional : min_y D_y + min_y (Ev(t, y) + Pv(p, y))             (O(v^3 k) in all)
   paired     : min_y (D_y + Ev(t, y) + Pv(p, y))                   (O(v^4 k) in all)
@@ -85,8 +85,12 @@ def value_parts(T: Tables, variant: Variant) -> tuple[B.Ball | None, int]:
     if variant == "paired":
         return None, 0
     ev, pv = T.EVOU, T.PVOU
-    Ev = B.sub(_b(ev.mid[0].T[:, :, None], ev.rad[0].T[:, :, None]), _b(ev.mid[0][None], ev.rad[0][None]))
-    Pv = B.sub(_b(pv.mid[0].T[:, :, None], pv.rad[0].T[:, :, None]), _b(pv.mid[0][None], pv.rad[0][None]))
+    Ev = B.sub(
+        _b(ev.mid[0].T[:, :, None], ev.rad[0].T[:, :, None]), _b(ev.mid[0][None], ev.rad[0][None])
+    )
+    Pv = B.sub(
+        _b(pv.mid[0].T[:, :, None], pv.rad[0].T[:, :, None]), _b(pv.mid[0][None], pv.rad[0][None])
+    )
     # Ev [m, t, y] = EVOU[t, m] - EVOU[t, y];  Pv [m, p, y] = PVOU[p, m] - PVOU[p, y]
     if variant == "paper":
         Pmin = B.from_bounds(B.lower(Pv).min(axis=1), B.upper(Pv).min(axis=1))  # [m, y]
@@ -99,9 +103,7 @@ def value_parts(T: Tables, variant: Variant) -> tuple[B.Ball | None, int]:
     return EPp, 2 * (2 * v * v + v * k * v + 2 * v * k * v * v)
 
 
-def value_table(
-    T: Tables, q: int, variant: Variant, parts: B.Ball | None
-) -> tuple[B.Ball, int]:
+def value_table(T: Tables, q: int, variant: Variant, parts: B.Ball | None) -> tuple[B.Ball, int]:
     """Return (balls for w indexed [m, p, t], ops) for query q (value lemma)."""
     v, k = T.EUPU.shape[1], T.PVOU.shape[1]
     eu, ev, pv = T.EUPU, T.EVOU, T.PVOU
@@ -116,16 +118,19 @@ def value_table(
     require(parts is not None, Reason.LEMMA_FAILED, "position-cases: value parts missing")
     P: B.Ball = parts  # type: ignore[assignment]
     if P.mid.ndim == 2:  # paper: [m, t] -> [m, p, t]
-        P = _b(np.broadcast_to(P.mid[:, None, :], (v, k, v)), np.broadcast_to(P.rad[:, None, :], (v, k, v)))
-    D = B.sub(_b(eu.mid[q][:, None], eu.rad[q][:, None]), _b(eu.mid[q][None, :], eu.rad[q][None, :]))
+        P = _b(
+            np.broadcast_to(P.mid[:, None, :], (v, k, v)),
+            np.broadcast_to(P.rad[:, None, :], (v, k, v)),
+        )
+    D = B.sub(
+        _b(eu.mid[q][:, None], eu.rad[q][:, None]), _b(eu.mid[q][None, :], eu.rad[q][None, :])
+    )
     Dmin = _min_excluding_m(D, axis=1)  # [m]
     w = B.add(_b(Dmin.mid[:, None, None], Dmin.rad[:, None, None]), P)
     return w, 2 * (2 * v * v + v * k * v)
 
 
-def tau_table(
-    T: Tables, q: int, variant: Variant, parts: B.Ball | None
-) -> tuple[B.Ball, int]:
+def tau_table(T: Tables, q: int, variant: Variant, parts: B.Ball | None) -> tuple[B.Ball, int]:
     """Return (balls for tau(p, t) = f_p g_t w(t, p), indexed [m, p, t], ops)."""
     w, ops = value_table(T, q, variant, parts)
     f = _b(T.f.mid[0, q][None, :, None], T.f.rad[0, q][None, :, None])
@@ -158,9 +163,12 @@ def case_bounds(tau: B.Ball, q: int, sets: BoolArr) -> B.Ball:
     tau_lo = B.lower(_b(tau.mid[:, : k - 1], tau.rad[:, : k - 1]))  # [m, p, t]
     masked = np.where(sets[:, :, None, :], tau_lo[:, None, :, :], np.inf)  # [m, c, p, t]
     gmin = masked.min(axis=3)  # [m, c, p]; +inf only where G is empty (case not counted)
-    gmin = np.where(sets.any(axis=2)[:, :, None], gmin, 0.0)
+    nonempty: BoolArr = np.any(sets, axis=2)
+    gmin = np.where(nonempty[:, :, None], gmin, 0.0)
     # NB: -inf (an unknown tau) stays -inf; from_bounds turns it into an unknown ball.
-    delta = B.sub(B.from_bounds(gmin, gmin), _b(tau_mm.mid[:, None, : k - 1], tau_mm.rad[:, None, : k - 1]))
+    delta = B.sub(
+        B.from_bounds(gmin, gmin), _b(tau_mm.mid[:, None, : k - 1], tau_mm.rad[:, None, : k - 1])
+    )
     dlo = np.sort(B.lower(delta), axis=2)  # [m, c, p] ascending
     first_c = np.arange(k - 1)[None, None, :] < np.arange(k)[None, :, None]
     sel = np.where(first_c, dlo, 0.0)
@@ -178,8 +186,15 @@ def count_query(
     impossible case.
     """
     v, k = T.EUPU.shape[1], T.PVOU.shape[1]
-    require(T.EVOU.shape[0] == 1, Reason.UNSUPPORTED, "position-cases: needs a one-head model", step)
-    require(sets.shape == (v, k, v), Reason.BAD_HINT, f"position-cases: sets must be [{v}, {k}, {v}]", step)
+    require(
+        T.EVOU.shape[0] == 1, Reason.UNSUPPORTED, "position-cases: needs a one-head model", step
+    )
+    require(
+        sets.shape == (v, k, v),
+        Reason.BAD_HINT,
+        f"position-cases: sets must be [{v}, {k}, {v}]",
+        step,
+    )
     valid = valid_cases(v, k, q)
     possible = valid[:, :, None] & (np.arange(v)[None, None, :] < np.arange(v)[:, None, None])
     require(
@@ -194,7 +209,7 @@ def count_query(
     counted = valid & ((sizes > 0) | (np.arange(k)[None, :] == 0))
     proven = B.positive(total) & counted
     count = 0
-    for m, c in zip(*np.nonzero(proven)):
+    for m, c in zip(*np.nonzero(proven), strict=True):
         count += math.comb(k - 1, int(c)) * int(sizes[m, c]) ** int(c)
     failed = np.argwhere(counted & ~proven)
     first_fail = f"(q={q}, m={failed[0][0]}, c={failed[0][1]})" if len(failed) else ""

@@ -16,7 +16,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +30,11 @@ FORMAT = "mechproof-certificate"
 MAX_HEADER_BYTES = 1 << 26
 MAX_CERT_BYTES = 1 << 32
 MAX_STEPS = 1 << 20
-DTYPES = {"u1": np.dtype("u1"), "i8": np.dtype("<i8"), "f8": np.dtype("<f8")}
+DTYPES: dict[str, np.dtype[Any]] = {
+    "u1": np.dtype("u1"),
+    "i8": np.dtype("<i8"),
+    "f8": np.dtype("<f8"),
+}
 TOP_KEYS = {"format", "version", "task", "model_sha256", "strategy", "bound", "arrays", "steps"}
 _RATIONAL = re.compile(r"^(-?[0-9]{1,400})(?:/([0-9]{1,400}))?$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
@@ -81,7 +85,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def is_int(x: object) -> bool:
+def is_int(x: object) -> TypeGuard[int]:
     """True for a JSON integer (bool excluded)."""
     return isinstance(x, int) and not isinstance(x, bool)
 
@@ -188,8 +192,12 @@ def _arrays(raw: bytes, start: int, spec: object) -> dict[str, npt.NDArray[Any]]
             Reason.CERT_SCHEMA,
             f"certificate: array {name} must have exactly dtype, shape, offset, nbytes",
         )
-        dt = DTYPES.get(a["dtype"]) if isinstance(a["dtype"], str) else None
-        require(dt is not None, Reason.CERT_SCHEMA, f"certificate: array {name} has a bad dtype")
+        require(
+            isinstance(a["dtype"], str) and a["dtype"] in DTYPES,
+            Reason.CERT_SCHEMA,
+            f"certificate: array {name} has a bad dtype",
+        )
+        dt = DTYPES[str(a["dtype"])]
         shape = a["shape"]
         require(
             isinstance(shape, list)
@@ -198,9 +206,12 @@ def _arrays(raw: bytes, start: int, spec: object) -> dict[str, npt.NDArray[Any]]
             Reason.CERT_SCHEMA,
             f"certificate: array {name} has a malformed shape",
         )
-        nbytes = math.prod(shape) * dt.itemsize  # type: ignore[union-attr]
+        nbytes = math.prod(shape) * dt.itemsize
         require(
-            is_int(a["offset"]) and a["offset"] == offset and is_int(a["nbytes"]) and a["nbytes"] == nbytes,
+            is_int(a["offset"])
+            and a["offset"] == offset
+            and is_int(a["nbytes"])
+            and a["nbytes"] == nbytes,
             Reason.CERT_SIZE,
             f"certificate: array {name} declares offset {a['offset']!r:.20} / nbytes "
             f"{a['nbytes']!r:.20}, expected {offset} / {nbytes}",

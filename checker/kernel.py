@@ -39,9 +39,23 @@ class Verdict:
     """A proven theorem: accuracy >= bound for the named model.  Only the kernel makes one."""
 
     __slots__ = (
-        "bound", "proven", "total", "ops", "certificate_bytes", "certificate_gzip_bytes",
-        "model_sha256", "certificate_sha256", "checker_version", "seconds", "theorem", "strategy",
+        "bound",
+        "proven",
+        "total",
+        "ops",
+        "certificate_bytes",
+        "certificate_gzip_bytes",
+        "model_sha256",
+        "certificate_sha256",
+        "checker_version",
+        "seconds",
+        "theorem",
+        "strategy",
     )
+    bound: fmpq
+    proven: int
+    total: int
+    ops: int
 
     def __init__(self, token: object, **fields: Any) -> None:
         if token is not _KERNEL:
@@ -58,7 +72,7 @@ class Verdict:
 
     def to_json(self) -> dict[str, Any]:
         """The ``check --json`` object (DESIGN.md §6)."""
-        b: fmpq = getattr(self, "bound")
+        b = self.bound
         return {
             "verified": True,
             "bound": f"{b.p}/{b.q}",
@@ -92,7 +106,12 @@ def _tables_arg(st: _State, step: Step) -> Tables:
 
 def _cover(st: _State, step: Step, q: int) -> None:
     v = st.model.v
-    require(is_int(q) and 0 <= q < v, Reason.BAD_HINT, f"{step.rule}: query {q!r:.20} out of range", step.id)
+    require(
+        is_int(q) and 0 <= q < v,
+        Reason.BAD_HINT,
+        f"{step.rule}: query {q!r:.20} out of range",
+        step.id,
+    )
     require(
         q not in st.covered,
         Reason.OVERLAP,
@@ -104,13 +123,13 @@ def _cover(st: _State, step: Step, q: int) -> None:
 
 def _claimed_count(step: Step, key: str = "correct") -> int:
     n = step.claim.get(key)
-    require(
-        is_int(n) and n >= 0,
-        Reason.CERT_SCHEMA,
-        f"{step.rule}: claim '{key}' must be a non-negative integer",
-        step.id,
-    )
-    return int(n)  # type: ignore[arg-type]
+    if not (is_int(n) and n >= 0):
+        reject(
+            Reason.CERT_SCHEMA,
+            f"{step.rule}: claim '{key}' must be a non-negative integer",
+            step.id,
+        )
+    return n
 
 
 def _exact_keys(step: Step, args: set[str], claim: set[str]) -> None:
@@ -140,7 +159,7 @@ def rule_enumerate(st: _State, step: Step) -> None:
 
     def tick(n: int) -> None:
         if st.progress is not None:
-            st.progress("enumerate", n, st.model.v ** st.model.k)
+            st.progress("enumerate", n, st.model.v**st.model.k)
 
     correct, _, _, ops = brute.decide_query(T, int(q), tick)
     st.ops += ops
@@ -226,7 +245,11 @@ def check(
     except OSError as exc:
         reject(Reason.CERT_UNREADABLE, f"certificate: cannot read {cert_path}: {exc.strerror}")
     cert = parse_certificate(raw)
-    require(cert.task == TASK, Reason.TASK_MISMATCH, f"certificate: task {cert.task!r:.40} is not {TASK}")
+    require(
+        cert.task == TASK,
+        Reason.TASK_MISMATCH,
+        f"certificate: task {cert.task!r:.40} is not {TASK}",
+    )
     require(
         cert.model_sha256 == model.sha256,
         Reason.MODEL_MISMATCH,
@@ -235,7 +258,12 @@ def check(
     st = _State(model=model, cert=cert, progress=progress)
     seen: set[str] = set()
     for step in cert.steps:
-        require(step.id not in seen, Reason.CERT_SCHEMA, f"certificate: duplicate step id {step.id}", step.id)
+        require(
+            step.id not in seen,
+            Reason.CERT_SCHEMA,
+            f"certificate: duplicate step id {step.id}",
+            step.id,
+        )
         seen.add(step.id)
         rule = RULES.get(step.rule)
         if rule is None:
@@ -245,7 +273,11 @@ def check(
         except CheckError:
             raise
         except (KeyError, IndexError, TypeError, ValueError) as exc:
-            reject(Reason.CERT_SCHEMA, f"{step.rule}: malformed step ({type(exc).__name__}: {exc})", step.id)
+            reject(
+                Reason.CERT_SCHEMA,
+                f"{step.rule}: malformed step ({type(exc).__name__}: {exc})",
+                step.id,
+            )
     total = model.total
     require(
         cert.bound <= fmpq(st.proven, total),
@@ -269,9 +301,7 @@ def check(
     )
 
 
-def exact_accuracy(
-    model: Model, progress: Progress | None = None
-) -> tuple[int, int, int, int]:
+def exact_accuracy(model: Model, progress: Progress | None = None) -> tuple[int, int, int, int]:
     """Return (correct, incorrect, undecided, total) over all v^k inputs, rigorously.
 
     The ground truth every certificate is compared with: brute.decide_query for every q.

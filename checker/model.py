@@ -48,7 +48,7 @@ OPTIONAL = (
     "blocks.0.attn.b_O",
     "unembed.b_U",
 )
-_DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+_DTYPES: dict[str, np.dtype[Any]] = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,10 @@ def _parse_header(raw: bytes) -> tuple[dict[str, Any], int]:
     try:
         header = json.loads(raw[8 : 8 + n].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        reject(Reason.MODEL_UNREADABLE, f"model: header is not JSON ({exc.msg if hasattr(exc, 'msg') else exc})")
+        reject(
+            Reason.MODEL_UNREADABLE,
+            f"model: header is not JSON ({exc.msg if hasattr(exc, 'msg') else exc})",
+        )
     require(isinstance(header, dict), Reason.MODEL_UNREADABLE, "model: header is not an object")
     return header, 8 + n
 
@@ -168,7 +171,7 @@ def _tensor(raw: bytes, start: int, key: str, spec: Any) -> F64:
         f"but the data section has {len(raw) - start} bytes",
     )
     arr = np.frombuffer(raw, dtype=dt, count=count, offset=start + lo).reshape(shape)
-    out = arr.astype(np.float64)  # exact: every float32 is a float64
+    out: F64 = arr.astype(np.float64)  # exact: every float32 is a float64
     require(bool(np.isfinite(out).all()), Reason.MODEL_NONFINITE, f"model: {key} has NaN or Inf")
     out.setflags(write=False)
     return out

@@ -94,10 +94,14 @@ def path_tables(model: Model) -> Tables:
     for i in range(h):
         Q = B.add(_mm(E_q, X(model.W_Q[i])), X(np.broadcast_to(model.b_Q[i], (v, e)).copy()))
         Kt = _mm(X(model.W_E), X(model.W_K[i]))
-        Kp = B.add(_mm(X(model.W_pos), X(model.W_K[i])), X(np.broadcast_to(model.b_K[i], (k, e)).copy()))
+        Kp = B.add(
+            _mm(X(model.W_pos), X(model.W_K[i])), X(np.broadcast_to(model.b_K[i], (k, e)).copy())
+        )
         OU = _mm(X(model.W_O[i]), WU)
         Vt = _mm(X(model.W_E), X(model.W_V[i]))
-        Vp = B.add(_mm(X(model.W_pos), X(model.W_V[i])), X(np.broadcast_to(model.b_V[i], (k, e)).copy()))
+        Vp = B.add(
+            _mm(X(model.W_pos), X(model.W_V[i])), X(np.broadcast_to(model.b_V[i], (k, e)).copy())
+        )
         s_tok = _mm(Q, B.Ball(Kt.mid.T.copy(), Kt.rad.T.copy()))
         s_pos = _mm(Q, B.Ball(Kp.mid.T.copy(), Kp.rad.T.copy()))
         eqke.append(s_tok)
@@ -107,11 +111,19 @@ def path_tables(model: Model) -> Tables:
         gs.append(_exp_table(s_tok, e))
         fs.append(_exp_table(s_pos, e))
         ops += (
-            _matmul_ops(v, d, e) + v * e  # Q
-            + _matmul_ops(v, d, e) + _matmul_ops(k, d, e) + k * e  # K
-            + _matmul_ops(e, d, v) + _matmul_ops(v, d, e) + _matmul_ops(k, d, e) + k * e  # OU, V
-            + _matmul_ops(v, e, v) + _matmul_ops(v, e, k)  # scores
-            + _matmul_ops(v, e, v) + _matmul_ops(k, e, v)  # values
+            _matmul_ops(v, d, e)
+            + v * e  # Q
+            + _matmul_ops(v, d, e)
+            + _matmul_ops(k, d, e)
+            + k * e  # K
+            + _matmul_ops(e, d, v)
+            + _matmul_ops(v, d, e)
+            + _matmul_ops(k, d, e)
+            + k * e  # OU, V
+            + _matmul_ops(v, e, v)
+            + _matmul_ops(v, e, k)  # scores
+            + _matmul_ops(v, e, v)
+            + _matmul_ops(k, e, v)  # values
             + 3 * (v * v + v * k)  # shift, scale, exp
         )
 

@@ -7,13 +7,11 @@ import math
 import sys
 import time
 from fractions import Fraction
-from pathlib import Path
 
 import click
 import numpy as np
 
-from checker import CheckError, load_model
-from checker import kernel
+from checker import CheckError, kernel, load_model
 from checker.brute import decide_inputs
 from checker.tables import path_tables
 from generators.progress import Bar
@@ -49,7 +47,9 @@ def main() -> None:
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--weight-decay", type=float, default=0.01, show_default=True)
 @click.option("--batch", type=click.IntRange(1), default=128, show_default=True)
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option(
+    "--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True
+)
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @click.option("--quiet", is_flag=True)
 def train(k, vocab, d_model, heads, seed, steps, lr, weight_decay, batch, dtype, out, quiet):
@@ -61,13 +61,23 @@ def train(k, vocab, d_model, heads, seed, steps, lr, weight_decay, batch, dtype,
     if d_model % heads:
         _fail("--d-model must be divisible by --heads", 2)
     recipe = Recipe(
-        v=vocab, k=k, d_model=d_model, heads=heads, d_head=d_model // heads, lr=lr,
-        weight_decay=weight_decay, batch=batch, steps=steps,
+        v=vocab,
+        k=k,
+        d_model=d_model,
+        heads=heads,
+        d_head=d_model // heads,
+        lr=lr,
+        weight_decay=weight_decay,
+        batch=batch,
+        steps=steps,
     )
     t0 = time.perf_counter()
     params, loss = run(recipe, seed=seed, quiet=quiet)
     save_model(out, params, {"seed": str(seed), "recipe": recipe.to_json()}, dtype=dtype)
-    click.echo(f"trained k={k} v={vocab} seed={seed} in {time.perf_counter() - t0:.1f}s, final loss {loss:.5f} -> {out}")
+    click.echo(
+        f"trained k={k} v={vocab} seed={seed} in {time.perf_counter() - t0:.1f}s, "
+        f"final loss {loss:.5f} -> {out}"
+    )
 
 
 def _wilson(c: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -81,7 +91,9 @@ def _wilson(c: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 @main.command()
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option("--sample", type=click.IntRange(1), default=None, help="estimate from N uniform inputs")
+@click.option(
+    "--sample", type=click.IntRange(1), default=None, help="estimate from N uniform inputs"
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="sampling seed")
 def accuracy(model, as_json, sample, seed):
     """Exact accuracy over every input (rigorous: ball arithmetic, exps from arb)."""
@@ -92,20 +104,33 @@ def accuracy(model, as_json, sample, seed):
         if m.total > ENUMERATE_LIMIT:
             _fail(
                 f"{m.v}^{m.k} = {m.total:.3e} inputs is too many to enumerate here; "
-                "use --sample N for an estimate with a confidence interval", 2
+                "use --sample N for an estimate with a confidence interval",
+                2,
             )
         c, i, u, n = kernel.exact_accuracy(m, bar)
         bar.finish()
-        out = {"correct": c, "incorrect": i, "undecided": u, "total": n,
-               "accuracy": f"{Fraction(c, n).numerator}/{Fraction(c, n).denominator}"}
+        out = {
+            "correct": c,
+            "incorrect": i,
+            "undecided": u,
+            "total": n,
+            "accuracy": f"{Fraction(c, n).numerator}/{Fraction(c, n).denominator}",
+        }
     else:
         rng = np.random.default_rng(seed)
         x = rng.integers(0, m.v, size=(sample, m.k))
         c, i, u = decide_inputs(path_tables(m), x)
         lo, hi = _wilson(c, sample)
-        out = {"correct": c, "incorrect": i, "undecided": u, "total": sample, "sampled": True,
-               "accuracy": f"{Fraction(c, sample).numerator}/{Fraction(c, sample).denominator}",
-               "ci95": [lo, hi], "population": m.total}
+        out = {
+            "correct": c,
+            "incorrect": i,
+            "undecided": u,
+            "total": sample,
+            "sampled": True,
+            "accuracy": f"{Fraction(c, sample).numerator}/{Fraction(c, sample).denominator}",
+            "ci95": [lo, hi],
+            "population": m.total,
+        }
     out["seconds"] = round(time.perf_counter() - t0, 3)
     if as_json:
         click.echo(json.dumps(out))
@@ -118,7 +143,10 @@ def accuracy(model, as_json, sample, seed):
             f"in {out['seconds']:.1f}s"
         )
         if sample:
-            click.echo(f"95% Wilson interval [{out['ci95'][0]:.6f}, {out['ci95'][1]:.6f}] over {m.total:.3e} inputs")
+            click.echo(
+                f"95% Wilson interval [{out['ci95'][0]:.6f}, {out['ci95'][1]:.6f}] "
+                f"over {m.total:.3e} inputs"
+            )
 
 
 @main.command()
@@ -157,16 +185,30 @@ def prove(model, strategy, out, as_json):
     except UnsupportedModel as exc:
         _fail(str(exc), 1)
     bar.finish()
-    size = write(out, model_sha256=m.sha256, strategy=proof.strategy, bound=proof.bound,
-                 steps=proof.steps, arrays=proof.arrays)
-    res = {"strategy": strategy, "bound": f"{proof.bound.numerator}/{proof.bound.denominator}",
-           "bound_float": float(proof.bound), "certificate": str(out), "certificate_bytes": size,
-           "seconds": round(time.perf_counter() - t0, 3), **proof.notes}
+    size = write(
+        out,
+        model_sha256=m.sha256,
+        strategy=proof.strategy,
+        bound=proof.bound,
+        steps=proof.steps,
+        arrays=proof.arrays,
+    )
+    res = {
+        "strategy": strategy,
+        "bound": f"{proof.bound.numerator}/{proof.bound.denominator}",
+        "bound_float": float(proof.bound),
+        "certificate": str(out),
+        "certificate_bytes": size,
+        "seconds": round(time.perf_counter() - t0, 3),
+        **proof.notes,
+    }
     if as_json:
         click.echo(json.dumps(res))
     else:
-        click.echo(f"{strategy}: claimed bound {res['bound']} = {float(proof.bound):.6f}; "
-                   f"certificate {out} ({size} bytes) in {res['seconds']:.1f}s")
+        click.echo(
+            f"{strategy}: claimed bound {res['bound']} = {float(proof.bound):.6f}; "
+            f"certificate {out} ({size} bytes) in {res['seconds']:.1f}s"
+        )
 
 
 @main.command()

@@ -33,7 +33,12 @@ class Bar:
         eta = el * (1 - frac) / frac if frac > 0 else 0.0
         bar = "#" * int(frac * 30)
         msg = f"{label} [{bar:<30}] {100 * frac:5.1f}%  {el:6.1f}s  eta {eta:5.1f}s"
-        print(("\r" if self.tty else "") + msg, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+        print(
+            ("\r" if self.tty else "") + msg,
+            end="" if self.tty else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
         self.shown = True
 
     def finish(self) -> None:

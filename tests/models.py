@@ -7,10 +7,22 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
-STYLES = ("random", "trained-like", "near-tie", "huge", "tiny", "biased", "zero", "trained", "trained-biased")
+STYLES = (
+    "random",
+    "trained-like",
+    "near-tie",
+    "huge",
+    "tiny",
+    "biased",
+    "zero",
+    "trained",
+    "trained-biased",
+)
 
 
-def make_weights(rng: np.random.Generator, v: int, k: int, d: int, h: int, e: int, style: str) -> dict[str, np.ndarray]:
+def make_weights(
+    rng: np.random.Generator, v: int, k: int, d: int, h: int, e: int, style: str
+) -> dict[str, np.ndarray]:
     """Return TL-named float64 weights of the given style."""
     if style.startswith("trained") and style != "trained-like":
         return _trained(rng, v, k, d, h, e, style)
@@ -45,13 +57,19 @@ def make_weights(rng: np.random.Generator, v: int, k: int, d: int, h: int, e: in
     return w
 
 
-def _trained(rng: np.random.Generator, v: int, k: int, d: int, h: int, e: int, style: str) -> dict[str, np.ndarray]:
+def _trained(
+    rng: np.random.Generator, v: int, k: int, d: int, h: int, e: int, style: str
+) -> dict[str, np.ndarray]:
     """A really trained model (short run), so that the structured proofs have work to do;
     ``trained-biased`` adds random nonzero biases afterwards (the proofs must stay sound)."""
     from generators.train import Recipe, train
 
     d = max(d, 4)
-    params, _ = train(Recipe(v=v, k=k, d_model=d, heads=h, d_head=e, steps=400, lr=3e-3), seed=int(rng.integers(1 << 30)), quiet=True)
+    params, _ = train(
+        Recipe(v=v, k=k, d_model=d, heads=h, d_head=e, steps=400, lr=3e-3),
+        seed=int(rng.integers(1 << 30)),
+        quiet=True,
+    )
     w = {key: np.array(a, dtype=np.float64) for key, a in params.to_dict().items()}
     if style == "trained-biased":
         for key in list(w):
@@ -61,11 +79,17 @@ def _trained(rng: np.random.Generator, v: int, k: int, d: int, h: int, e: int, s
 
 
 def write_model(path: Path, weights: dict[str, np.ndarray], dtype: str = "float64") -> Path:
-    save_file({key: np.ascontiguousarray(a, dtype=dtype) for key, a in weights.items()}, str(path), metadata={"task": "max-of-k"})
+    save_file(
+        {key: np.ascontiguousarray(a, dtype=dtype) for key, a in weights.items()},
+        str(path),
+        metadata={"task": "max-of-k"},
+    )
     return path
 
 
-def random_model(tmp: Path, seed: int, style: str | None = None, name: str = "m") -> tuple[Path, dict]:
+def random_model(
+    tmp: Path, seed: int, style: str | None = None, name: str = "m"
+) -> tuple[Path, dict]:
     """Write a random tiny model (v 3-8, k 2-4, d 2-8) and return (path, its parameters)."""
     rng = np.random.default_rng(seed)
     v = int(rng.integers(3, 9))

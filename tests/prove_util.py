@@ -12,5 +12,12 @@ from generators.strategies import STRATEGIES
 def prove_to(model_path: Path, strategy: str, out: Path) -> Path:
     m = load_model(model_path)
     proof = STRATEGIES()[strategy][0](m, None)
-    write(out, model_sha256=m.sha256, strategy=proof.strategy, bound=proof.bound, steps=proof.steps, arrays=proof.arrays)
+    write(
+        out,
+        model_sha256=m.sha256,
+        strategy=proof.strategy,
+        bound=proof.bound,
+        steps=proof.steps,
+        arrays=proof.arrays,
+    )
     return out

@@ -37,26 +37,43 @@ def _vec_mat(x: list[arb], W: np.ndarray) -> list[arb]:
 def _counts(M: Model) -> tuple[int, int, int]:
     v, k, h, e = M.v, M.k, M.h, M.e
     inv = arb(1) / arb(e).sqrt()
-    resid = {(p, t): [_a(M.W_E[t, i]) + _a(M.W_pos[p, i]) for i in range(M.d)] for p in range(k) for t in range(v)}
+    resid = {
+        (p, t): [_a(M.W_E[t, i]) + _a(M.W_pos[p, i]) for i in range(M.d)]
+        for p in range(k)
+        for t in range(v)
+    }
     keys, outs = {}, {}
     for hh in range(h):
         for (p, t), r in resid.items():
-            keys[hh, p, t] = [a + _a(b) for a, b in zip(_vec_mat(r, M.W_K[hh]), M.b_K[hh])]
-            val = [a + _a(b) for a, b in zip(_vec_mat(r, M.W_V[hh]), M.b_V[hh])]
+            keys[hh, p, t] = [
+                a + _a(b) for a, b in zip(_vec_mat(r, M.W_K[hh]), M.b_K[hh], strict=True)
+            ]
+            val = [a + _a(b) for a, b in zip(_vec_mat(r, M.W_V[hh]), M.b_V[hh], strict=True)]
             outs[hh, p, t] = _vec_mat(_vec_mat(val, M.W_O[hh]), M.W_U)
     queries = {
-        (hh, q): [a + _a(b) for a, b in zip(_vec_mat(resid[k - 1, q], M.W_Q[hh]), M.b_Q[hh])]
+        (hh, q): [
+            a + _a(b) for a, b in zip(_vec_mat(resid[k - 1, q], M.W_Q[hh]), M.b_Q[hh], strict=True)
+        ]
         for hh in range(h)
         for q in range(v)
     }
-    bias_out = [a + _a(b) for a, b in zip(_vec_mat([_a(x) for x in M.b_O], M.W_U), M.b_U)]
-    direct = {q: [a + b for a, b in zip(_vec_mat(resid[k - 1, q], M.W_U), bias_out)] for q in range(v)}
+    bias_out = [
+        a + _a(b) for a, b in zip(_vec_mat([_a(x) for x in M.b_O], M.W_U), M.b_U, strict=True)
+    ]
+    direct = {
+        q: [a + b for a, b in zip(_vec_mat(resid[k - 1, q], M.W_U), bias_out, strict=True)]
+        for q in range(v)
+    }
     correct = incorrect = undecided = 0
     for x in itertools.product(range(v), repeat=k):
         q, m = x[-1], max(x)
         logits = list(direct[q])
         for hh in range(h):
-            scores = [sum((a * b for a, b in zip(queries[hh, q], keys[hh, p, x[p]])), arb(0)) * inv for p in range(k)]
+            scores = [
+                sum((a * b for a, b in zip(queries[hh, q], keys[hh, p, x[p]], strict=True)), arb(0))
+                * inv
+                for p in range(k)
+            ]
             exps = [s.exp() for s in scores]
             z = sum(exps, arb(0))
             for y in range(v):

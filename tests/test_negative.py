@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from checker import CheckError, Reason, kernel
 from models import make_weights, write_model
 from prove_util import prove_to
+
+from checker import CheckError, Reason, kernel
 
 
 def split(raw: bytes) -> tuple[dict, bytes]:
@@ -63,24 +63,68 @@ BRUTE_MUTANTS: dict[str, tuple[Callable[[bytes], bytes], Reason]] = {
     "bound-above-one": (edit(lambda h: h.update(bound="3/2")), Reason.CERT_SCHEMA),
     "model-hash": (edit(lambda h: h.update(model_sha256="0" * 64)), Reason.MODEL_MISMATCH),
     "task": (edit(lambda h: h.update(task="sort")), Reason.TASK_MISMATCH),
-    "claim+1": (edit(lambda h: _first(h, "enumerate")["claim"].update(correct=_first(h, "enumerate")["claim"]["correct"] + 1)), Reason.CLAIM_MISMATCH),
-    "claim-1": (edit(lambda h: _first(h, "enumerate")["claim"].update(correct=_first(h, "enumerate")["claim"]["correct"] - 1)), Reason.CLAIM_MISMATCH),
-    "claim-negative": (edit(lambda h: _first(h, "enumerate")["claim"].update(correct=-1)), Reason.CERT_SCHEMA),
-    "claim-float": (edit(lambda h: _first(h, "enumerate")["claim"].update(correct=1.0)), Reason.CERT_SCHEMA),
-    "query-out-of-range": (edit(lambda h: _first(h, "enumerate")["args"].update(query=999)), Reason.BAD_HINT),
-    "query-bool": (edit(lambda h: _first(h, "enumerate")["args"].update(query=True)), Reason.BAD_HINT),
-    "query-duplicate": (edit(lambda h: h["steps"].append(dict(_first(h, "enumerate"), id="dup"))), Reason.OVERLAP),
-    "unknown-rule": (edit(lambda h: _first(h, "enumerate").update(rule="trust-me")), Reason.UNKNOWN_RULE),
-    "bad-reference": (edit(lambda h: _first(h, "enumerate")["args"].update(tables="nope")), Reason.BAD_REFERENCE),
+    "claim+1": (
+        edit(
+            lambda h: _first(h, "enumerate")["claim"].update(
+                correct=_first(h, "enumerate")["claim"]["correct"] + 1
+            )
+        ),
+        Reason.CLAIM_MISMATCH,
+    ),
+    "claim-1": (
+        edit(
+            lambda h: _first(h, "enumerate")["claim"].update(
+                correct=_first(h, "enumerate")["claim"]["correct"] - 1
+            )
+        ),
+        Reason.CLAIM_MISMATCH,
+    ),
+    "claim-negative": (
+        edit(lambda h: _first(h, "enumerate")["claim"].update(correct=-1)),
+        Reason.CERT_SCHEMA,
+    ),
+    "claim-float": (
+        edit(lambda h: _first(h, "enumerate")["claim"].update(correct=1.0)),
+        Reason.CERT_SCHEMA,
+    ),
+    "query-out-of-range": (
+        edit(lambda h: _first(h, "enumerate")["args"].update(query=999)),
+        Reason.BAD_HINT,
+    ),
+    "query-bool": (
+        edit(lambda h: _first(h, "enumerate")["args"].update(query=True)),
+        Reason.BAD_HINT,
+    ),
+    "query-duplicate": (
+        edit(lambda h: h["steps"].append(dict(_first(h, "enumerate"), id="dup"))),
+        Reason.OVERLAP,
+    ),
+    "unknown-rule": (
+        edit(lambda h: _first(h, "enumerate").update(rule="trust-me")),
+        Reason.UNKNOWN_RULE,
+    ),
+    "bad-reference": (
+        edit(lambda h: _first(h, "enumerate")["args"].update(tables="nope")),
+        Reason.BAD_REFERENCE,
+    ),
     "forward-reference": (edit(lambda h: h["steps"].reverse()), Reason.BAD_REFERENCE),
-    "duplicate-step-id": (edit(lambda h: h["steps"][1].update(id=h["steps"][0]["id"])), Reason.CERT_SCHEMA),
+    "duplicate-step-id": (
+        edit(lambda h: h["steps"][1].update(id=h["steps"][0]["id"])),
+        Reason.CERT_SCHEMA,
+    ),
     "missing-field": (edit(lambda h: h.pop("strategy")), Reason.CERT_SCHEMA),
     "unknown-field": (edit(lambda h: h.update(trust=True)), Reason.CERT_SCHEMA),
-    "extra-arg": (edit(lambda h: _first(h, "enumerate")["args"].update(fast=True)), Reason.CERT_SCHEMA),
+    "extra-arg": (
+        edit(lambda h: _first(h, "enumerate")["args"].update(fast=True)),
+        Reason.CERT_SCHEMA,
+    ),
     "no-steps": (edit(lambda h: h.update(steps=[])), Reason.CERT_SCHEMA),
     "truncated": (lambda r: r[:-1] if split(r)[1] else r[: len(r) - 5], Reason.CERT_SIZE),
     "trailing-byte": (lambda r: r + b"\0", Reason.CERT_SIZE),
-    "header-length-huge": (lambda r: r[:8] + (1 << 40).to_bytes(8, "little") + r[16:], Reason.CERT_SIZE),
+    "header-length-huge": (
+        lambda r: r[:8] + (1 << 40).to_bytes(8, "little") + r[16:],
+        Reason.CERT_SIZE,
+    ),
     "nan-json": (lambda r: join_raw(r, b'"bound":NaN'), Reason.CERT_UNREADABLE),
     "not-json": (lambda r: r[:16] + b"{" * (len(r) - 16), Reason.CERT_UNREADABLE),
     "empty": (lambda r: b"", Reason.CERT_UNREADABLE),
@@ -95,13 +139,32 @@ def join_raw(raw: bytes, bound_field: bytes) -> bytes:
 
 
 CUBIC_MUTANTS: dict[str, tuple[Callable[[bytes], bytes], Reason]] = {
-    "variant": (edit(lambda h: _first(h, "position-cases")["args"].update(values="optimistic")), Reason.BAD_HINT),
-    "sets-missing": (edit(lambda h: _first(h, "position-cases")["args"].update(sets="nope")), Reason.BAD_HINT),
+    "variant": (
+        edit(lambda h: _first(h, "position-cases")["args"].update(values="optimistic")),
+        Reason.BAD_HINT,
+    ),
+    "sets-missing": (
+        edit(lambda h: _first(h, "position-cases")["args"].update(sets="nope")),
+        Reason.BAD_HINT,
+    ),
     "bit-t-equals-m": (lambda r: _set_bit(r, 3, 1, 3), Reason.BAD_HINT),
     "bit-impossible-case": (lambda r: _set_bit(r, 5, 2, 0), Reason.BAD_HINT),  # q=0 < m, c = k-1
-    "claim+1": (edit(lambda h: _first(h, "position-cases")["claim"].update(correct=_first(h, "position-cases")["claim"]["correct"] + 1)), Reason.CLAIM_MISMATCH),
-    "array-dtype": (edit(lambda h: next(iter(h["arrays"].values())).update(dtype="f8")), Reason.CERT_SIZE),
-    "array-offset": (edit(lambda h: next(iter(h["arrays"].values())).update(offset=1)), Reason.CERT_SIZE),
+    "claim+1": (
+        edit(
+            lambda h: _first(h, "position-cases")["claim"].update(
+                correct=_first(h, "position-cases")["claim"]["correct"] + 1
+            )
+        ),
+        Reason.CLAIM_MISMATCH,
+    ),
+    "array-dtype": (
+        edit(lambda h: next(iter(h["arrays"].values())).update(dtype="f8")),
+        Reason.CERT_SIZE,
+    ),
+    "array-offset": (
+        edit(lambda h: next(iter(h["arrays"].values())).update(offset=1)),
+        Reason.CERT_SIZE,
+    ),
 }
 
 
@@ -114,7 +177,9 @@ def good(small_trained, tmp_path_factory):
     }
 
 
-def run_corpus(check: Callable[[Path, Path], object], good: dict, model: Path, tmp: Path) -> list[str]:
+def run_corpus(
+    check: Callable[[Path, Path], object], good: dict, model: Path, tmp: Path
+) -> list[str]:
     """Return the mutants the given checker failed to reject with the expected reason."""
     missed = []
     for kind, table in (("brute", BRUTE_MUTANTS), ("cubic", CUBIC_MUTANTS)):
@@ -169,15 +234,29 @@ def test_cubic_on_two_heads_unsupported(tmp_path):
     sets = np.zeros((4, 2, 1), np.uint8)
     steps = [
         {"id": "t", "rule": "path-tables", "args": {}, "claim": {}},
-        {"id": "c", "rule": "position-cases", "args": {"tables": "t", "query": 0, "values": "paper", "sets": "G"}, "claim": {"correct": 0}},
+        {
+            "id": "c",
+            "rule": "position-cases",
+            "args": {"tables": "t", "query": 0, "values": "paper", "sets": "G"},
+            "claim": {"correct": 0},
+        },
     ]
-    write(tmp_path / "c.cert", model_sha256=m.sha256, strategy="x", bound="0/1", steps=steps, arrays={"G": sets})
+    write(
+        tmp_path / "c.cert",
+        model_sha256=m.sha256,
+        strategy="x",
+        bound="0/1",
+        steps=steps,
+        arrays={"G": sets},
+    )
     with pytest.raises(CheckError) as exc:
         kernel.check(tmp_path / "c.cert", path)
     assert exc.value.reason is Reason.UNSUPPORTED
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_single_byte_changes(good, small_trained, tmp_path, data):
     kind = data.draw(st.sampled_from(sorted(good)))

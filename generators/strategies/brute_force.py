@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from checker import Model
-from checker import brute
+from checker import Model, brute
 from checker.tables import path_tables
 from generators.strategies import Progress, Proof
 

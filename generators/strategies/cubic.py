@@ -21,9 +21,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from checker import Model
+from checker import Model, cases
 from checker import balls as B
-from checker import cases
 from checker.tables import path_tables
 from generators.strategies import Progress, Proof
 
