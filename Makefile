@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL ?= zoo/k4/seed050.safetensors
 
-.PHONY: install test test-all demo lint bench zoo clean
+.PHONY: install test test-all demo lint bench cubic-table zoo zoo-exact clean
 
 install: $(STAMP)
 
@@ -25,6 +25,8 @@ demo: $(STAMP)
 	$(BIN)/mechproof accuracy $(MODEL)
 	$(BIN)/mechproof prove $(MODEL) --strategy brute-force --out /tmp/mechproof-demo-bf.cert
 	$(BIN)/mechproof check /tmp/mechproof-demo-bf.cert --model $(MODEL)
+	$(BIN)/mechproof prove $(MODEL) --strategy cubic --out /tmp/mechproof-demo-cubic.cert
+	$(BIN)/mechproof check /tmp/mechproof-demo-cubic.cert --model $(MODEL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,8 +36,14 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+cubic-table: $(STAMP)
+	$(BIN)/python -m bench.cubic_table
+
 zoo: $(STAMP)
-	$(BIN)/python -m generators.zoo --out zoo
+	$(BIN)/python -m generators.zoo --out zoo --force
+
+zoo-exact: $(STAMP)
+	$(BIN)/python -m generators.zoo --out zoo --exact-only
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

@@ -9,8 +9,9 @@ Groups (all v = 64, d_model = d_head = 32, one head, the paper's recipe, stored 
 Files are ``OUT/<group>/seed<NNN>.safetensors``; ``OUT/index.json`` lists one record per file
 (paths relative to OUT).  Each record carries a float64 (non-rigorous) accuracy of the stored
 float32 weights: exhaustive over all v^k inputs when v^k <= 2^24, otherwise sampled with a 95%
-Wilson interval.  Rigorous exact accuracies come from ``checker.accuracy``;
-:func:`add_exact_accuracy` is the hook that will add them to the index.
+Wilson interval.  :func:`add_exact_accuracy` then adds the kernel's rigorous accuracy (exact
+for K=4, a rigorous decision of the first 100,000 sampled inputs otherwise); comparing the two
+is the check that the float64 evaluation and the rigorous one agree.
 
 Reproducibility: BLAS and OpenMP are pinned to one thread (set here, before numpy loads, and
 inherited by the spawned workers), so regenerating gives bit-for-bit identical files on the
@@ -31,7 +32,6 @@ import math  # noqa: E402
 import multiprocessing as mp  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -45,6 +45,7 @@ Record = dict[str, Any]
 
 EXHAUSTIVE_LIMIT = 1 << 24  # v^k up to this: evaluate every input
 SAMPLE_SIZE = 1_000_000
+RIGOROUS_SAMPLE = 100_000  # inputs decided by the kernel for sampled groups
 WILSON_Z = 1.959963984540054  # two-sided 95%
 
 
@@ -257,14 +258,85 @@ def _metadata(raw: bytes) -> dict[str, str]:
     return {str(a): str(b) for a, b in meta.items()}
 
 
-def add_exact_accuracy(index: list[Record], root: Path) -> list[Record]:
-    """Hook: add the kernel's exact accuracy ("exact_correct", "exact_accuracy" ...) to each
-    record of ``index`` (model files under ``root``).  A no-op until ``checker.accuracy``
-    exists; it runs after the float64 fields are in place and before the index is written."""
+def _exact_worker(path: str) -> tuple[int, int, int, int, float]:
+    from checker import kernel  # the trusted evaluator; imported in the worker only
+    from checker.model import load_model
+
+    t0 = time.perf_counter()
+    c, i, u, n = kernel.exact_accuracy(load_model(path))
+    return c, i, u, n, time.perf_counter() - t0
+
+
+def _rigorous_sample_worker(args: tuple[str, int, int]) -> tuple[int, int, int, float]:
+    from checker import brute
+    from checker.model import load_model
+    from checker.tables import path_tables
+
+    path, seed, n = args
+    t0 = time.perf_counter()
+    m = load_model(path)
+    x = sample_rng(seed).integers(0, m.v, size=(n, m.k))
+    c, i, u = brute.decide_inputs(path_tables(m), x)
+    return c, i, u, time.perf_counter() - t0
+
+
+def add_exact_accuracy(index: list[Record], root: Path, jobs: int = 2) -> list[Record]:
+    """Add the kernel's rigorous accuracy to each record of ``index`` (files under ``root``).
+
+    Exhaustive groups (v^k <= 2^24) get ``exact_correct``, ``exact_incorrect``,
+    ``exact_undecided``, ``exact_accuracy`` ("p/q") and ``exact_seconds`` from
+    :func:`checker.kernel.exact_accuracy`.  Sampled groups get the rigorous decision of the same
+    first ``RIGOROUS_SAMPLE`` inputs that the float64 estimate drew (``rigorous_sample_*``).
+    Records whose file hash matches an existing record with these fields are reused.
+    """
+    old: dict[str, Record] = {}
+    if (root / "index.json").exists():
+        old = {r["sha256"]: r for r in json.loads((root / "index.json").read_text())}
+    keys = ("exact_correct", "exact_incorrect", "exact_undecided", "exact_accuracy")
+    skeys = ("rigorous_sample_size", "rigorous_sample_correct", "rigorous_sample_undecided")
+    todo_exact, todo_sample = [], []
+    for r in index:
+        prev = old.get(r["sha256"], {})
+        want = keys if r.get("float64_eval") == "exhaustive" else skeys
+        if all(key in prev for key in want):
+            r.update({key: prev[key] for key in prev if key.startswith(("exact_", "rigorous_"))})
+        elif r.get("float64_eval") == "exhaustive":
+            todo_exact.append(r)
+        else:
+            todo_sample.append(r)
+    t_start = time.perf_counter()
+    with mp.get_context("spawn").Pool(max(1, jobs)) as pool:
+        paths = [str(root / r["path"]) for r in todo_exact]
+        for j, (r, res) in enumerate(zip(todo_exact, pool.imap(_exact_worker, paths), strict=True)):
+            c, i, u, n, secs = res
+            r.update(
+                exact_correct=c,
+                exact_incorrect=i,
+                exact_undecided=u,
+                exact_accuracy=f"{c}/{n}",
+                exact_seconds=round(secs, 2),
+            )
+            print(
+                f"[exact {j + 1}/{len(todo_exact)}] {r['path']:28s} {c}/{n} undecided {u} "
+                f"({secs:.1f}s, {time.perf_counter() - t_start:.0f}s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        args = [(str(root / r["path"]), r["seed"], RIGOROUS_SAMPLE) for r in todo_sample]
+        for r, res2 in zip(todo_sample, pool.imap(_rigorous_sample_worker, args), strict=True):
+            c, i, u, secs = res2
+            r.update(
+                rigorous_sample_size=RIGOROUS_SAMPLE,
+                rigorous_sample_correct=c,
+                rigorous_sample_undecided=u,
+                rigorous_sample_wilson95=list(wilson95(c, RIGOROUS_SAMPLE)),
+            )
+            print(
+                f"[sample] {r['path']:28s} {c}/{RIGOROUS_SAMPLE} undecided {u} ({secs:.1f}s)",
+                file=sys.stderr,
+                flush=True,
+            )
     return index
-
-
-ENRICHERS: list[Callable[[list[Record], Path], list[Record]]] = [add_exact_accuracy]
 
 
 def write_index(index: list[Record], out: Path) -> None:
@@ -321,8 +393,7 @@ def build_zoo(out: Path, jobs: int, only: set[str] | None, force: bool) -> list[
     merged.update(results)
     rank = {j.relpath: i for i, j in enumerate(zoo_jobs())}
     index = sorted(merged.values(), key=lambda r: (rank.get(r["path"], len(rank)), r["path"]))
-    for enrich in ENRICHERS:
-        index = enrich(index, out)
+    index = add_exact_accuracy(index, out, jobs)
     write_index(index, out)
     return index
 
@@ -335,8 +406,18 @@ def main(argv: list[str] | None = None) -> int:
         "--only", action="append", choices=["k4", "k5", "k10"], help="build only this group"
     )
     ap.add_argument("--force", action="store_true", help="retrain models whose file exists")
+    ap.add_argument(
+        "--exact-only",
+        action="store_true",
+        help="only add the kernel's rigorous accuracy to the existing index (no training)",
+    )
     a = ap.parse_args(argv)
-    index = build_zoo(a.out, a.jobs, set(a.only) if a.only else None, a.force)
+    if a.exact_only:
+        index = json.loads((a.out / "index.json").read_text())
+        index = add_exact_accuracy(index, a.out, a.jobs)
+        write_index(index, a.out)
+    else:
+        index = build_zoo(a.out, a.jobs, set(a.only) if a.only else None, a.force)
     exh = [r["float64_accuracy_float"] for r in index if r.get("float64_eval") == "exhaustive"]
     if exh:
         print(
