@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from checker.errors import CheckError
 from checker.kernel import CHECKER_VERSION, check
@@ -60,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 3 or args[1] != "--model":
         print("usage: python -m checker CERT --model MODEL [--json]", file=sys.stderr)
         return 2
+    for path in (args[0], args[2]):
+        if not Path(path).is_file():
+            what = "is a directory" if Path(path).is_dir() else "does not exist"
+            print(f"python -m checker: {path} {what}", file=sys.stderr)
+            return 2
     return run(args[0], args[2], as_json)
 
 

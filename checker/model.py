@@ -112,6 +112,39 @@ def _fail(detail: str) -> None:
     reject(Reason.MODEL_UNREADABLE, f"model: {detail}")
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON object hook: a repeated key is refused (two readers could pick different values)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        require(key not in out, Reason.MODEL_UNREADABLE, f"model: duplicate key {key!r:.60}")
+        out[key] = value
+    return out
+
+
+def _require_tiling(header: dict[str, Any], size: int) -> None:
+    """The tensors' [lo, hi) byte ranges must tile the data section exactly: no overlap (two
+    keys sharing bytes), no gap, nothing after the last tensor (as the safetensors format
+    requires), so the file's bytes and sha256 determine one model."""
+    spans = sorted(
+        (int(spec["data_offsets"][0]), int(spec["data_offsets"][1]), key)
+        for key, spec in header.items()
+    )
+    end, prev = 0, "the start of the data"
+    for lo, hi, key in spans:
+        require(
+            lo == end,
+            Reason.MODEL_UNREADABLE,
+            f"model: {key}'s data [{lo}, {hi}) "
+            + (f"overlaps {prev}'s" if lo < end else f"leaves a gap after {prev}"),
+        )
+        end, prev = hi, key
+    require(
+        end == size,
+        Reason.MODEL_UNREADABLE,
+        f"model: the data section has {size} bytes but the tensors cover {end}",
+    )
+
+
 def _parse_header(raw: bytes) -> tuple[dict[str, Any], int]:
     require(len(raw) >= 8, Reason.MODEL_UNREADABLE, "model: file shorter than 8 bytes")
     n = int.from_bytes(raw[:8], "little")
@@ -121,12 +154,9 @@ def _parse_header(raw: bytes) -> tuple[dict[str, Any], int]:
         f"model: header length {n} exceeds the file ({len(raw)} bytes) or the limit",
     )
     try:
-        header = json.loads(raw[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        reject(
-            Reason.MODEL_UNREADABLE,
-            f"model: header is not JSON ({exc.msg if hasattr(exc, 'msg') else exc})",
-        )
+        header = json.loads(raw[8 : 8 + n].decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reject(Reason.MODEL_UNREADABLE, f"model: header is not JSON ({str(exc):.80})")
     require(isinstance(header, dict), Reason.MODEL_UNREADABLE, "model: header is not an object")
     return header, 8 + n
 
@@ -171,7 +201,8 @@ def _tensor(raw: bytes, start: int, key: str, spec: Any) -> F64:
         f"but the data section has {len(raw) - start} bytes",
     )
     arr = np.frombuffer(raw, dtype=dt, count=count, offset=start + lo).reshape(shape)
-    out: F64 = arr.astype(np.float64)  # exact: every float32 is a float64
+    with np.errstate(invalid="ignore"):  # a signalling NaN is refused just below
+        out: F64 = arr.astype(np.float64)  # exact: every float32 is a float64
     require(bool(np.isfinite(out).all()), Reason.MODEL_NONFINITE, f"model: {key} has NaN or Inf")
     out.setflags(write=False)
     return out
@@ -207,6 +238,7 @@ def parse_model(raw: bytes) -> Model:
     for key in REQUIRED:
         require(key in header, Reason.MODEL_LAYOUT, f"model: missing required key {key!r}")
     t = {key: _tensor(raw, start, key, spec) for key, spec in header.items()}
+    _require_tiling(header, len(raw) - start)
     dtypes = {header[key]["dtype"] for key in header}
 
     def shape_is(key: str, *dims: int) -> None:

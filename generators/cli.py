@@ -73,7 +73,10 @@ def train(k, vocab, d_model, heads, seed, steps, lr, weight_decay, batch, dtype,
     )
     t0 = time.perf_counter()
     params, loss = run(recipe, seed=seed, quiet=quiet)
-    save_model(out, params, {"seed": str(seed), "recipe": recipe.to_json()}, dtype=dtype)
+    try:
+        save_model(out, params, {"seed": str(seed), "recipe": recipe.to_json()}, dtype=dtype)
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc.strerror}", 2)
     click.echo(
         f"trained k={k} v={vocab} seed={seed} in {time.perf_counter() - t0:.1f}s, "
         f"final loss {loss:.5f} -> {out}"
@@ -185,14 +188,17 @@ def prove(model, strategy, out, as_json):
     except UnsupportedModel as exc:
         _fail(str(exc), 1)
     bar.finish()
-    size = write(
-        out,
-        model_sha256=m.sha256,
-        strategy=proof.strategy,
-        bound=proof.bound,
-        steps=proof.steps,
-        arrays=proof.arrays,
-    )
+    try:
+        size = write(
+            out,
+            model_sha256=m.sha256,
+            strategy=proof.strategy,
+            bound=proof.bound,
+            steps=proof.steps,
+            arrays=proof.arrays,
+        )
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc.strerror}", 2)
     res = {
         "strategy": strategy,
         "bound": f"{proof.bound.numerator}/{proof.bound.denominator}",
@@ -212,8 +218,8 @@ def prove(model, strategy, out, as_json):
 
 
 @main.command()
-@click.argument("cert", type=click.Path(dir_okay=False))
-@click.option("--model", "model", type=click.Path(dir_okay=False), required=True)
+@click.argument("cert", type=click.Path(exists=True, dir_okay=False))
+@click.option("--model", "model", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--json", "as_json", is_flag=True)
 def check(cert, model, as_json):
     """Replay a certificate in the trusted kernel; exit 0 iff VERIFIED."""
