@@ -137,7 +137,10 @@ def _finish(mid: F64, rad: F64) -> Ball:
 
     Fast test: a sum containing inf or nan is not finite (absorbing), so a finite sum of mid
     and a non-nan sum of rad (rad >= 0) prove every entry fine; otherwise fix elementwise.
+    (0-d results of numpy ufuncs are scalars; they are made 0-d arrays first.)
     """
+    if mid.ndim == 0 or rad.ndim == 0:
+        mid, rad = np.array(mid, dtype=np.float64), np.array(rad, dtype=np.float64)
     if not (math.isfinite(float(np.sum(mid))) and not math.isnan(float(np.sum(rad)))):
         bad = ~np.isfinite(mid)
         mid[bad] = 0.0
@@ -152,12 +155,17 @@ def _finish(mid: F64, rad: F64) -> Ball:
 
 
 def _f64(x: Any, what: str) -> F64:
-    """Return a read-only float64 copy of ``x``; reject a dtype whose conversion could round."""
+    """Return a read-only float64 copy of ``x``; reject a dtype whose conversion could round.
+
+    Integers must satisfy |float(i)| < 2^53 (strict): rounding is monotone and 2^53 is a float,
+    so this means |i| < 2^53, where the conversion is exact.  (A bound of <= 2^53 let 2^53 + 1
+    through: it rounds to 2^53 and passed the test on its rounded value.)
+    """
     a = np.asarray(x)
     kind, size = a.dtype.kind, a.dtype.itemsize
     ok = (kind == "f" and size <= 8) or kind == "b" or (kind in "iu" and a.size == 0)
     if kind in "iu" and a.size > 0:
-        ok = bool(np.all(np.abs(a.astype(np.float64)) <= 2.0**53))
+        ok = bool(np.all(np.abs(a.astype(np.float64)) < 2.0**53))
     require(ok, Reason.LEMMA_FAILED, f"ball: {what} of dtype {a.dtype} is not exactly float64")
     out = np.array(a, dtype=np.float64, copy=True)
     out.flags.writeable = False
