@@ -24,7 +24,13 @@ from typing import Any
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
-STRATEGIES = ("cubic", "cubic-positional", "cubic-paired")
+STRATEGIES = (
+    "cubic",
+    "cubic-positional",
+    "cubic-paired",
+    "cubic-positional-split",
+    "cubic-paired-split",
+)
 PAPER = {"cubic_normalised": (0.9539, 0.0080), "cubic_flops": 3.52e7, "brute_flops": 8.76e11}
 
 
@@ -135,7 +141,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     sel = [r for r in rows if r["group"] == "k4" and r["normalised"] is not None]
     if not sel:
         return
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     for i, name in enumerate(STRATEGIES):
         vals = [r["normalised"] for r in sel if r["strategy"] == name]
         ops = np.mean([r["ops"] for r in sel if r["strategy"] == name])

@@ -36,6 +36,9 @@ is the paper's argument (attention on the max copies placed on the lowest or hig
 positional scores).  If the enclosure of the right-hand side is certainly > 0, then every
 S_y(x) > 0 and every input of the case is correct.
 
+**Split cases** (optional hint ``split``): one outlier token outside G; see
+:func:`split_bounds` for the statement, count and proof.
+
 The kernel evaluates every valid (m, c) with the hinted G, counts the cases it proves, and
 rejects if the certificate's claimed count differs.  Hint bits for impossible cases or
 tokens t >= m are rejected (they would inflate the count).
@@ -176,14 +179,68 @@ def case_bounds(tau: B.Ball, q: int, sets: BoolArr) -> B.Ball:
     return B.add(_b(base.mid[:, None], base.rad[:, None]), chosen)
 
 
+def split_bounds(tau: B.Ball, q: int, sets: BoolArr) -> B.Ball:
+    """Return balls [m, c, t] below which the scaled margin of no input of Split(q, m, c, t) lies.
+
+    **Split cases** (one outlier token).  For t < m with t not in G = G(q, m, c), c >= 1:
+    Split(q, m, c, t) = inputs with x_{k-1} = q, max m, exactly c non-max positions among
+    0..k-2, exactly one of which holds t, the other c-1 holding tokens in G.
+    Disjoint from Case(q, m, c, G) (whose non-max tokens are all in G) and from
+    Split(q, m, c, t') for t' != t (the one token outside G differs).
+    **Count:** |Split| = C(k-1, c) * c * |G|^(c-1)  (positions, which one holds t, the rest).
+    **Bound** (the mixture lemma with one position pinned): with P the non-max positions and
+    p0 in P the one holding t,
+      sum_p tau(p, x_p) >= base + delta_t(p0) + sum_{p in P - p0} delta_G(p),
+      delta_t(p) = tau(p, t) - tau(p, m),  delta_G(p) = min_{s in G} tau(p, s) - tau(p, m),
+    and the right side is >= base + min_{p0} [delta_t(p0) + (sum of the c-1 smallest
+    delta_G(p) over p != p0)], evaluated with lower ends (each term enters monotonically).
+    Entries with c = 0, or with c >= 2 and G empty, are meaningless (their count is 0).
+    """
+    v, k = tau.shape[0], tau.shape[1]
+    n = k - 1  # non-query positions
+    ms = np.arange(v)
+    tau_mm = _b(tau.mid[ms, :, ms], tau.rad[ms, :, ms])  # [m, p]
+    base = B.add(
+        B.sum(_b(tau_mm.mid[:, :n], tau_mm.rad[:, :n]), axis=1),
+        _b(tau.mid[:, n, q], tau.rad[:, n, q]),
+    )  # [m]
+    tau_lo = B.lower(_b(tau.mid[:, :n], tau.rad[:, :n]))  # [m, p, t]
+    gmin = np.where(sets[:, :, None, :], tau_lo[:, None, :, :], np.inf).min(axis=3)  # [m, c, p]
+    gmin = np.where(np.isinf(gmin) & (gmin > 0), 0.0, gmin)  # empty G: count 0, value unused
+    mm = _b(tau_mm.mid[:, None, :n], tau_mm.rad[:, None, :n])
+    dG = B.lower(B.sub(B.from_bounds(gmin, gmin), mm))  # [m, c, p]
+    # others[m, c, p0] = sum of the c-1 smallest dG[m, c, p] over p != p0
+    excl = np.where(np.eye(n, dtype=bool)[None, None], np.inf, dG[:, :, None, :])  # [m,c,p0,p]
+    srt = np.sort(excl, axis=3)
+    take = np.arange(n)[None, None, None, :] < (np.arange(k)[None, :, None, None] - 1)
+    sel = np.where(take, srt, 0.0)
+    others = B.sum(B.from_bounds(sel, sel), axis=3)  # [m, c, p0]
+    dt = B.sub(
+        _b(tau.mid[:, :n], tau.rad[:, :n]), _b(tau_mm.mid[:, :n, None], tau_mm.rad[:, :n, None])
+    )  # [m, p0, t]
+    tot = B.add(
+        _b(others.mid[:, :, :, None], others.rad[:, :, :, None]),
+        _b(dt.mid[:, None], dt.rad[:, None]),
+    )  # [m, c, p0, t]
+    worst = B.lower(tot).min(axis=2)  # [m, c, t]
+    return B.add(_b(base.mid[:, None, None], base.rad[:, None, None]), B.from_bounds(worst, worst))
+
+
 def count_query(
-    T: Tables, q: int, variant: Variant, parts: B.Ball | None, sets: BoolArr, step: str
+    T: Tables,
+    q: int,
+    variant: Variant,
+    parts: B.Ball | None,
+    sets: BoolArr,
+    step: str,
+    split: BoolArr | None = None,
 ) -> tuple[int, int, str]:
     """Return (proven count, ops, first unproven case or '') for query q.
 
-    ``sets`` is the hint G as booleans [v(m), k(c), v(t)].
-    Reject if the model has several heads, or a hint bit names a token t >= m or an
-    impossible case.
+    ``sets`` is the hint G as booleans [v(m), k(c), v(t)]; ``split`` (optional, same shape)
+    names the outlier tokens t of the split cases (see :func:`split_bounds`).
+    Reject if the model has several heads, or a hint bit names a token t >= m, an impossible
+    case, a split case with c = 0 or a split token that is also in G.
     """
     v, k = T.EUPU.shape[1], T.PVOU.shape[1]
     require(
@@ -203,6 +260,21 @@ def count_query(
         "position-cases: a token set names t >= m or an impossible (m, c) case",
         step,
     )
+    if split is not None:
+        require(
+            split.shape == (v, k, v),
+            Reason.BAD_HINT,
+            f"position-cases: split must be [{v}, {k}, {v}]",
+            step,
+        )
+        require(
+            not bool((split & ~possible).any())
+            and not bool(split[:, 0].any())
+            and not bool((split & sets).any()),
+            Reason.BAD_HINT,
+            "position-cases: a split token is >= m, in G, or in an impossible or c = 0 case",
+            step,
+        )
     tau, ops = tau_table(T, q, variant, parts)
     total = case_bounds(tau, q, sets)
     sizes = sets.sum(axis=2)
@@ -214,4 +286,12 @@ def count_query(
     failed = np.argwhere(counted & ~proven)
     first_fail = f"(q={q}, m={failed[0][0]}, c={failed[0][1]})" if len(failed) else ""
     ops += 2 * (2 * k * v + v * k * (k - 1) * v + v * k * k * 4)
+    if split is not None and bool(split.any()):
+        cs = np.arange(k)[None, :]
+        live = (cs == 1) | (sizes > 0)  # [m, c]: the split case is non-empty
+        ok = B.positive(split_bounds(tau, q, sets)) & split & live[:, :, None]
+        for m, c, _t in zip(*np.nonzero(ok), strict=True):
+            c = int(c)
+            count += math.comb(k - 1, c) * c * int(sizes[m, c]) ** (c - 1)
+        ops += 2 * (v * k * (k - 1) * (k - 1) * 3 + v * k * (k - 1) * v * 2)
     return count, ops, first_fail

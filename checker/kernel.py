@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from flint import fmpq
 
 from checker import balls as B
@@ -172,9 +173,36 @@ def rule_enumerate(st: _State, step: Step) -> None:
     st.proven += correct
 
 
+def _bitset_arg(st: _State, step: Step, arg: str) -> npt.NDArray[np.bool_]:
+    """The hint array named by ``step.args[arg]``: u1 [v, k, ceil(v/8)], bits of [v, k, v]."""
+    name = step.args[arg]
+    arr = st.cert.arrays.get(name) if isinstance(name, str) else None
+    v, k = st.model.v, st.model.k
+    nbytes = (v + 7) // 8
+    require(
+        arr is not None and arr.dtype == np.uint8 and arr.shape == (v, k, nbytes),
+        Reason.BAD_HINT,
+        f"position-cases: '{arg}' must name a u1 array of shape [{v}, {k}, {nbytes}]",
+        step.id,
+    )
+    unpacked = np.unpackbits(arr, axis=2, count=v)  # type: ignore[arg-type]
+    bits: npt.NDArray[np.bool_] = unpacked.astype(bool)
+    require(
+        bool((np.packbits(bits, axis=2) == arr).all()),
+        Reason.BAD_HINT,
+        f"position-cases: padding bits of '{arg}' must be zero",
+        step.id,
+    )
+    return bits
+
+
 def rule_position_cases(st: _State, step: Step) -> None:
-    """position-cases: the cubic family for one query (cases.py); claim its proven count."""
-    _exact_keys(step, {"tables", "query", "values", "sets"}, {"correct"})
+    """position-cases: the cubic family for one query (cases.py); claim its proven count.
+
+    Args: tables, query, values (variant), sets (G) and optionally split (outlier tokens).
+    """
+    keys = {"tables", "query", "values", "sets"}
+    _exact_keys(step, keys | ({"split"} if "split" in step.args else set()), {"correct"})
     T = _tables_arg(st, step)
     q = step.args["query"]
     _cover(st, step, q)
@@ -185,29 +213,16 @@ def rule_position_cases(st: _State, step: Step) -> None:
         f"position-cases: values must be one of {list(cases.VARIANTS)}",
         step.id,
     )
-    name = step.args["sets"]
-    arr = st.cert.arrays.get(name) if isinstance(name, str) else None
-    v, k = st.model.v, st.model.k
-    nbytes = (v + 7) // 8
-    require(
-        arr is not None and arr.dtype == np.uint8 and arr.shape == (v, k, nbytes),
-        Reason.BAD_HINT,
-        f"position-cases: 'sets' must name a u1 array of shape [{v}, {k}, {nbytes}]",
-        step.id,
-    )
-    sets = np.unpackbits(arr, axis=2, count=v).astype(bool)  # type: ignore[arg-type]
-    require(
-        bool((np.packbits(sets, axis=2) == arr).all()),
-        Reason.BAD_HINT,
-        "position-cases: padding bits of 'sets' must be zero",
-        step.id,
-    )
+    sets = _bitset_arg(st, step, "sets")
+    split = _bitset_arg(st, step, "split") if "split" in step.args else None
     claimed = _claimed_count(step)
     key = (str(step.args["tables"]), str(variant))
     if key not in st.parts:  # query-independent; computed once, counted once
         st.parts[key], ops = cases.value_parts(T, variant)
         st.ops += ops
-    count, ops, first_fail = cases.count_query(T, int(q), variant, st.parts[key], sets, step.id)
+    count, ops, first_fail = cases.count_query(
+        T, int(q), variant, st.parts[key], sets, step.id, split
+    )
     st.ops += ops
     require(
         claimed == count,
@@ -218,7 +233,7 @@ def rule_position_cases(st: _State, step: Step) -> None:
     )
     st.proven += count
     if st.progress is not None:
-        st.progress("position-cases", 1, v)
+        st.progress("position-cases", 1, st.model.v)
 
 
 RULES: dict[str, Callable[[_State, Step], None]] = {

@@ -58,7 +58,25 @@ def choose_sets(tau: B.Ball, q: int) -> np.ndarray:
     return sets
 
 
-def _prove(model: Model, variant: cases.Variant, name: str, progress: Progress | None) -> Proof:
+def choose_split(tau: B.Ball, q: int, sets: np.ndarray) -> np.ndarray:
+    """Return the split hint [m, c, t]: outlier tokens t (not in G, t < m, c >= 1) whose
+    single occurrence among otherwise-G non-max tokens the kernel proves safe."""
+    v, k = tau.shape[0], tau.shape[1]
+    valid = cases.valid_cases(v, k, q)
+    ms = np.arange(v)
+    cand = valid[:, :, None] & (np.arange(v)[None, None, :] < ms[:, None, None]) & ~sets
+    cand[:, 0] = False
+    ok = B.positive(cases.split_bounds(tau, q, sets))
+    return cand & ok
+
+
+def _prove(
+    model: Model,
+    variant: cases.Variant,
+    name: str,
+    progress: Progress | None,
+    split: bool = False,
+) -> Proof:
     if model.h != 1:
         raise UnsupportedModel(
             f"strategy {name} needs a one-head model; this model has {model.h} heads "
@@ -72,13 +90,18 @@ def _prove(model: Model, variant: cases.Variant, name: str, progress: Progress |
     for q in range(model.v):
         tau, _ = cases.tau_table(T, q, variant, parts)
         sets = choose_sets(tau, q)
-        count, _, _ = cases.count_query(T, q, variant, parts, sets, f"q{q}")
+        hint = choose_split(tau, q, sets) if split else None
+        count, _, _ = cases.count_query(T, q, variant, parts, sets, f"q{q}", hint)
         arrays[f"G{q}"] = np.packbits(sets, axis=2)
+        args = {"tables": "tables", "query": q, "values": variant, "sets": f"G{q}"}
+        if hint is not None:
+            arrays[f"S{q}"] = np.packbits(hint, axis=2)
+            args["split"] = f"S{q}"
         steps.append(
             {
                 "id": f"q{q}",
                 "rule": "position-cases",
-                "args": {"tables": "tables", "query": q, "values": variant, "sets": f"G{q}"},
+                "args": args,
                 "claim": {"correct": count},
             }
         )
@@ -88,9 +111,9 @@ def _prove(model: Model, variant: cases.Variant, name: str, progress: Progress |
     return Proof(strategy=name, bound=Fraction(proven, model.total), steps=steps, arrays=arrays)
 
 
-def _make(variant: cases.Variant, name: str):
+def _make(variant: cases.Variant, name: str, split: bool = False):
     def prove(model: Model, progress: Progress | None = None) -> Proof:
-        return _prove(model, variant, name, progress)
+        return _prove(model, variant, name, progress, split)
 
     return prove
 
@@ -104,5 +127,13 @@ VARIANTS = {
     "cubic-paired": (
         _make("paired", "cubic-paired"),
         "cubic, each wrong logit paired with its own token and position (O(v^4 k))",
+    ),
+    "cubic-positional-split": (
+        _make("positional", "cubic-positional-split", split=True),
+        "cubic-positional plus cases with one outlier token outside the proven set",
+    ),
+    "cubic-paired-split": (
+        _make("paired", "cubic-paired-split", split=True),
+        "cubic-paired plus cases with one outlier token outside the proven set",
     ),
 }
