@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument(
         "--strategies",
-        default="brute-force,cubic,cubic-positional,cubic-paired",
+        default="brute-force,cubic,cubic-positional,cubic-paired,cubic-positional-split,"
+        "cubic-paired-split",
         help="comma-separated strategies to prove and check",
     )
     a = ap.parse_args(argv)
