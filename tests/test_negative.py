@@ -39,10 +39,10 @@ def edit(fn: Callable[[dict], None]) -> Callable[[bytes], bytes]:
     return mutate
 
 
-def _set_bit(raw: bytes, m: int, c: int, t: int) -> bytes:
+def _set_bit(raw: bytes, m: int, c: int, t: int, arg: str = "sets") -> bytes:
     h, p = split(raw)
     step = next(s for s in h["steps"] if s["rule"] == "position-cases")
-    a = h["arrays"][step["args"]["sets"]]
+    a = h["arrays"][step["args"][arg]]
     arr = np.frombuffer(p, np.uint8, a["nbytes"], a["offset"]).reshape(a["shape"]).copy()
     bits = np.unpackbits(arr, axis=2)
     bits[m, c, t] = 1
@@ -168,12 +168,37 @@ CUBIC_MUTANTS: dict[str, tuple[Callable[[bytes], bytes], Reason]] = {
 }
 
 
+SPLIT_MUTANTS: dict[str, tuple[Callable[[bytes], bytes], Reason]] = {
+    "split-missing": (
+        edit(lambda h: _first(h, "position-cases")["args"].update(split="nope")),
+        Reason.BAD_HINT,
+    ),
+    "split-extra-arg": (
+        edit(lambda h: _first(h, "position-cases")["args"].update(hard="S0")),
+        Reason.CERT_SCHEMA,
+    ),
+    "split-bit-c0": (lambda r: _set_bit(r, 3, 0, 1, "split"), Reason.BAD_HINT),
+    "split-bit-t-equals-m": (lambda r: _set_bit(r, 3, 1, 3, "split"), Reason.BAD_HINT),
+    "split-claim+1": (
+        edit(
+            lambda h: _first(h, "position-cases")["claim"].update(
+                correct=_first(h, "position-cases")["claim"]["correct"] + 1
+            )
+        ),
+        Reason.CLAIM_MISMATCH,
+    ),
+}
+
+TABLES = (("brute", BRUTE_MUTANTS), ("cubic", CUBIC_MUTANTS), ("split", SPLIT_MUTANTS))
+
+
 @pytest.fixture(scope="module")
 def good(small_trained, tmp_path_factory):
     d = tmp_path_factory.mktemp("certs")
     return {
         "brute": prove_to(small_trained, "brute-force", d / "bf.cert").read_bytes(),
         "cubic": prove_to(small_trained, "cubic", d / "cubic.cert").read_bytes(),
+        "split": prove_to(small_trained, "cubic-paired-split", d / "split.cert").read_bytes(),
     }
 
 
@@ -182,7 +207,9 @@ def run_corpus(
 ) -> list[str]:
     """Return the mutants the given checker failed to reject with the expected reason."""
     missed = []
-    for kind, table in (("brute", BRUTE_MUTANTS), ("cubic", CUBIC_MUTANTS)):
+    for kind, table in TABLES:
+        if kind not in good:
+            continue
         for name, (mutate, reason) in table.items():
             path = tmp / f"{kind}-{name}.cert"
             path.write_bytes(mutate(good[kind]))
@@ -211,7 +238,7 @@ def test_always_accepting_checker_fails_the_corpus(good, small_trained, tmp_path
         return True
 
     missed = run_corpus(accept_all, good, small_trained, tmp_path)
-    assert len(missed) == len(BRUTE_MUTANTS) + len(CUBIC_MUTANTS)
+    assert len(missed) == len(BRUTE_MUTANTS) + len(CUBIC_MUTANTS) + len(SPLIT_MUTANTS)
 
 
 def test_wrong_model_rejected(good, tmp_path):
