@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/mechproof accuracy $(MODEL)
 	$(BIN)/mechproof prove $(MODEL) --strategy brute-force --out /tmp/mechproof-demo-bf.cert
 	$(BIN)/mechproof check /tmp/mechproof-demo-bf.cert --model $(MODEL)
-	$(BIN)/mechproof prove $(MODEL) --strategy cubic --out /tmp/mechproof-demo-cubic.cert
+	$(BIN)/mechproof prove $(MODEL) --strategy cubic-positional-split --out /tmp/mechproof-demo-cubic.cert
 	$(BIN)/mechproof check /tmp/mechproof-demo-cubic.cert --model $(MODEL)
 
 lint: $(STAMP)

@@ -14,14 +14,10 @@ from checker.errors import CheckError
 from checker.kernel import CHECKER_VERSION, check
 
 
-def _progress(label: str, n: int, total: int) -> None:
-    return None
-
-
 def run(cert: str, model: str, as_json: bool) -> int:
     """Check ``cert`` against ``model``; print the verdict; return the exit status."""
     try:
-        verdict = check(cert, model, _progress)
+        verdict = check(cert, model)
     except CheckError as exc:
         if as_json:
             print(
@@ -36,7 +32,8 @@ def run(cert: str, model: str, as_json: bool) -> int:
                 )
             )
         else:
-            print(f"REJECTED ({exc.reason.value}): {exc}", file=sys.stderr)
+            where = f" at step {exc.step}" if exc.step is not None else ""
+            print(f"REJECTED ({exc.reason.value}){where}: {exc.detail}", file=sys.stderr)
         return 1
     out = verdict.to_json()
     if as_json:
