@@ -63,7 +63,6 @@ def main(argv: list[str]) -> int:
         c, i, u, n = kernel.exact_accuracy(m)
         out.update(correct=c, incorrect=i, undecided=u, total=n)
     elif task == "prove":
-        from certificates.writer import write
         from checker.model import load_model
         from generators.strategies import STRATEGIES
 
@@ -71,14 +70,7 @@ def main(argv: list[str]) -> int:
         m = load_model(model)
         t0 = time.perf_counter()
         proof = STRATEGIES()[strategy][0](m, None)
-        out["certificate_bytes"] = write(
-            cert,
-            model_sha256=m.sha256,
-            strategy=proof.strategy,
-            bound=proof.bound,
-            steps=proof.steps,
-            arrays=proof.arrays,
-        )
+        out["certificate_bytes"] = proof.write(cert, m.sha256)
     elif task == "check":
         from checker import kernel
 

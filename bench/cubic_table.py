@@ -46,7 +46,6 @@ def reference_accuracy(rec: dict[str, Any]) -> tuple[Fraction | None, str]:
 
 
 def run_one(args: tuple[str, str, list[str]]) -> list[dict[str, Any]]:
-    from certificates.writer import write
     from checker import kernel
     from checker.model import load_model
     from generators.strategies import STRATEGIES as REG
@@ -60,14 +59,7 @@ def run_one(args: tuple[str, str, list[str]]) -> list[dict[str, Any]]:
             proof = REG()[name][0](m, None)
             prove_s = time.perf_counter() - t0
             cert = Path(tmp) / "c.cert"
-            size = write(
-                cert,
-                model_sha256=m.sha256,
-                strategy=proof.strategy,
-                bound=proof.bound,
-                steps=proof.steps,
-                arrays=proof.arrays,
-            )
+            size = proof.write(cert, m.sha256)
             t0 = time.perf_counter()
             verdict = kernel.check(cert, path)
             check_s = time.perf_counter() - t0

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from flint import fmpq
 
-from checker.errors import Reason, reject, require
+from checker.errors import Reason, reject, require, unique_keys
 
 MAGIC = b"MECHPROF"
 VERSION = 1
@@ -77,14 +77,6 @@ def _no_constants(name: str) -> None:
     reject(Reason.CERT_UNREADABLE, f"certificate: JSON constant {name} is not allowed")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        require(key not in out, Reason.CERT_UNREADABLE, f"certificate: duplicate key {key!r:.60}")
-        out[key] = value
-    return out
-
-
 def is_int(x: object) -> TypeGuard[int]:
     """True for a JSON integer (bool excluded)."""
     return isinstance(x, int) and not isinstance(x, bool)
@@ -108,7 +100,7 @@ def parse_certificate(raw: bytes) -> Certificate:
         header = json.loads(
             raw[16 : 16 + hlen].decode("utf-8"),
             parse_constant=_no_constants,
-            object_pairs_hook=_no_duplicates,
+            object_pairs_hook=unique_keys(Reason.CERT_UNREADABLE, "certificate"),
         )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reject(Reason.CERT_UNREADABLE, f"certificate: header is not valid JSON ({str(exc):.80})")

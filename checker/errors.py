@@ -8,7 +8,8 @@ Messages start with the name of the rule or reader that failed.
 from __future__ import annotations
 
 import enum
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 
 class Reason(enum.Enum):
@@ -60,3 +61,17 @@ def require(cond: bool, reason: Reason, detail: str, step: str | None = None) ->
         if not isinstance(cond, bool):
             raise TypeError(f"require() needs a bool, got {type(cond).__name__}")
         raise CheckError(reason, step, detail)
+
+
+def unique_keys(reason: Reason, what: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A ``json.loads`` object hook refusing a repeated key (two readers could otherwise
+    pick different values for it), rejecting with ``reason``; ``what`` names the file kind."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            require(key not in out, reason, f"{what}: duplicate key {key!r:.60}")
+            out[key] = value
+        return out
+
+    return hook

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from checker.errors import Reason, reject, require
+from checker.errors import Reason, reject, require, unique_keys
 
 F64 = npt.NDArray[np.float64]
 
@@ -112,15 +112,6 @@ def _fail(detail: str) -> None:
     reject(Reason.MODEL_UNREADABLE, f"model: {detail}")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """JSON object hook: a repeated key is refused (two readers could pick different values)."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        require(key not in out, Reason.MODEL_UNREADABLE, f"model: duplicate key {key!r:.60}")
-        out[key] = value
-    return out
-
-
 def _require_tiling(header: dict[str, Any], size: int) -> None:
     """The tensors' [lo, hi) byte ranges must tile the data section exactly: no overlap (two
     keys sharing bytes), no gap, nothing after the last tensor (as the safetensors format
@@ -154,7 +145,10 @@ def _parse_header(raw: bytes) -> tuple[dict[str, Any], int]:
         f"model: header length {n} exceeds the file ({len(raw)} bytes) or the limit",
     )
     try:
-        header = json.loads(raw[8 : 8 + n].decode("utf-8"), object_pairs_hook=_no_duplicates)
+        header = json.loads(
+            raw[8 : 8 + n].decode("utf-8"),
+            object_pairs_hook=unique_keys(Reason.MODEL_UNREADABLE, "model"),
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reject(Reason.MODEL_UNREADABLE, f"model: header is not JSON ({str(exc):.80})")
     require(isinstance(header, dict), Reason.MODEL_UNREADABLE, "model: header is not an object")

@@ -173,7 +173,6 @@ def strategies(as_json):
 @click.option("--json", "as_json", is_flag=True)
 def prove(model, strategy, out, as_json):
     """Search for a proof and write a certificate (untrusted; `check` verifies it)."""
-    from certificates.writer import write
     from generators.strategies import STRATEGIES
     from generators.strategies.cubic import UnsupportedModel
 
@@ -189,14 +188,7 @@ def prove(model, strategy, out, as_json):
         _fail(str(exc), 1)
     bar.finish()
     try:
-        size = write(
-            out,
-            model_sha256=m.sha256,
-            strategy=proof.strategy,
-            bound=proof.bound,
-            steps=proof.steps,
-            arrays=proof.arrays,
-        )
+        size = proof.write(out, m.sha256)
     except OSError as exc:
         _fail(f"cannot write {out}: {exc.strerror}", 2)
     res = {

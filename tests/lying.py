@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 from models import write_model
 
-from certificates.writer import write
 from checker import Model, Reason, cases, load_model
 from checker import balls as B
 from checker.tables import Tables, path_tables
@@ -445,12 +444,5 @@ def write_liar(name: str, model_path: Path, out: Path) -> tuple[Path, Fraction]:
     """Write liar ``name``'s certificate for the model; return (path, its claimed bound)."""
     model = load_model(model_path)
     proof = LIARS[name].make(model)
-    write(
-        out,
-        model_sha256=model.sha256,
-        strategy=proof.strategy,
-        bound=proof.bound,
-        steps=proof.steps,
-        arrays=proof.arrays,
-    )
+    proof.write(out, model.sha256)
     return out, proof.bound

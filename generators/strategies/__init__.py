@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,19 @@ class Proof:
     steps: list[dict[str, Any]]
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, path: str | Path, model_sha256: str) -> int:
+        """Write this proof as a certificate bound to ``model_sha256``; return its size."""
+        from certificates.writer import write
+
+        return write(
+            path,
+            model_sha256=model_sha256,
+            strategy=self.strategy,
+            bound=self.bound,
+            steps=self.steps,
+            arrays=self.arrays,
+        )
 
 
 Progress = Callable[[str, int, int], None]
