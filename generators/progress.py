@@ -18,16 +18,23 @@ class Bar:
         self.last = 0.0
         self.tty = sys.stderr.isatty()
         self.shown = False
+        self.total = 1
 
     def __call__(self, label: str, n: int, total: int) -> None:
         if label != self.label:
             self.finish()
             self.label, self.done, self.t0 = label, 0, time.perf_counter()
+            self.last = self.t0  # runs shorter than one interval print nothing
         self.done += n
+        self.total = total
         now = time.perf_counter()
         if not self.enabled or (now - self.last < (self.every if self.tty else 10.0)):
             return
         self.last = now
+        self._show(now)
+
+    def _show(self, now: float) -> None:
+        label, total = self.label, self.total
         frac = min(1.0, self.done / max(total, 1))
         el = now - self.t0
         eta = el * (1 - frac) / frac if frac > 0 else 0.0
@@ -42,6 +49,9 @@ class Bar:
         self.shown = True
 
     def finish(self) -> None:
-        if self.enabled and self.shown and self.tty:
-            print(file=sys.stderr, flush=True)
+        """End the current bar: show its final state (if it was shown at all) and a newline."""
+        if self.enabled and self.shown:
+            self._show(time.perf_counter())
+            if self.tty:
+                print(file=sys.stderr, flush=True)
         self.shown = False
