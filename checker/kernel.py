@@ -150,9 +150,24 @@ def rule_path_tables(st: _State, step: Step) -> None:
     st.ops += t.ops
 
 
+WORK_LIMIT = 1 << 28  # elements: inputs per enumerated query; cells of a case table
+
+
+def _within_limit(n: int, what: str, step: Step) -> None:
+    """Refuse work that would not finish (or not fit in memory) in reasonable time: a
+    resource limit, not a soundness condition (refusing is always sound)."""
+    require(
+        n <= WORK_LIMIT,
+        Reason.UNSUPPORTED,
+        f"{step.rule}: {what} needs {n:.3g} elements, over the kernel's limit {WORK_LIMIT:.3g}",
+        step.id,
+    )
+
+
 def rule_enumerate(st: _State, step: Step) -> None:
     """enumerate: decide every input with query ``query`` (brute.py); claim its correct count."""
     _exact_keys(step, {"tables", "query"}, {"correct"})
+    _within_limit(st.model.v ** (st.model.k - 1), "enumerating one query's inputs", step)
     T = _tables_arg(st, step)
     q = step.args["query"]
     _cover(st, step, q)
@@ -203,6 +218,8 @@ def rule_position_cases(st: _State, step: Step) -> None:
     """
     keys = {"tables", "query", "values", "sets"}
     _exact_keys(step, keys | ({"split"} if "split" in step.args else set()), {"correct"})
+    v, k = st.model.v, st.model.k
+    _within_limit(max(v * v * k * k, v * k**4, v**3 * k), "the case tables", step)
     T = _tables_arg(st, step)
     q = step.args["query"]
     _cover(st, step, q)

@@ -299,3 +299,31 @@ def test_single_byte_changes(good, small_trained, tmp_path, data):
     except CheckError:
         return
     assert Fraction(int(verdict.bound.p), int(verdict.bound.q)) <= original
+
+
+@pytest.mark.parametrize(("rule", "v", "k"), [("enumerate", 2, 30), ("position-cases", 2, 110)])
+def test_work_limit_refuses_huge_enumerations(tmp_path, rule, v, k):
+    """A model whose inputs could not be enumerated (or case tables not held) in reasonable
+    time: the kernel refuses quickly with `unsupported`, instead of hanging."""
+
+    from certificates.writer import write
+    from checker import load_model
+
+    rng = np.random.default_rng(2)
+    path = write_model(tmp_path / "big.safetensors", make_weights(rng, v, k, 2, 1, 2, "random"))
+    m = load_model(path)
+    args: dict = {"tables": "t", "query": 0}
+    arrays = {}
+    if rule == "position-cases":
+        args.update(values="paper", sets="G")
+        arrays["G"] = np.zeros((v, k, 1), np.uint8)
+    steps = [
+        {"id": "t", "rule": "path-tables", "args": {}, "claim": {}},
+        {"id": "s", "rule": rule, "args": args, "claim": {"correct": 0}},
+    ]
+    cert = tmp_path / "c.cert"
+    write(cert, model_sha256=m.sha256, strategy="x", bound="0/1", steps=steps, arrays=arrays)
+    with pytest.raises(CheckError) as exc:
+        kernel.check(cert, path)
+    assert exc.value.reason is Reason.UNSUPPORTED
+    assert "limit" in exc.value.detail
