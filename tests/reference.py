@@ -20,21 +20,32 @@ def _a(x: float) -> arb:
     return arb(float(x))
 
 
-def reference_counts(model: Model) -> tuple[int, int, int]:
-    """Return (correct, incorrect, undecided) over all v^k inputs, by the slow reference."""
+def reference_per_input(model: Model) -> dict[tuple[int, ...], bool | None]:
+    """Every input's verdict by the slow reference: True correct, False incorrect, None
+    undecided (its margins' enclosures straddle 0)."""
     old = ctx.prec
     ctx.prec = 200
     try:
-        return _counts(model)
+        return _decide(model)
     finally:
         ctx.prec = old
+
+
+def reference_counts(model: Model) -> tuple[int, int, int]:
+    """Return (correct, incorrect, undecided) over all v^k inputs, by the slow reference."""
+    verdicts = list(reference_per_input(model).values())
+    return (
+        sum(r is True for r in verdicts),
+        sum(r is False for r in verdicts),
+        sum(r is None for r in verdicts),
+    )
 
 
 def _vec_mat(x: list[arb], W: np.ndarray) -> list[arb]:
     return [sum((x[i] * _a(W[i, j]) for i in range(W.shape[0])), arb(0)) for j in range(W.shape[1])]
 
 
-def _counts(M: Model) -> tuple[int, int, int]:
+def _decide(M: Model) -> dict[tuple[int, ...], bool | None]:
     v, k, h, e = M.v, M.k, M.h, M.e
     inv = arb(1) / arb(e).sqrt()
     resid = {
@@ -64,7 +75,7 @@ def _counts(M: Model) -> tuple[int, int, int]:
         q: [a + b for a, b in zip(_vec_mat(resid[k - 1, q], M.W_U), bias_out, strict=True)]
         for q in range(v)
     }
-    correct = incorrect = undecided = 0
+    out: dict[tuple[int, ...], bool | None] = {}
     for x in itertools.product(range(v), repeat=k):
         q, m = x[-1], max(x)
         logits = list(direct[q])
@@ -80,9 +91,9 @@ def _counts(M: Model) -> tuple[int, int, int]:
                 logits[y] += sum((exps[p] * outs[hh, p, x[p]][y] for p in range(k)), arb(0)) / z
         margins = [logits[m] - logits[y] for y in range(v) if y != m]
         if all(mg > 0 for mg in margins):
-            correct += 1
+            out[x] = True
         elif any(mg <= 0 for mg in margins):
-            incorrect += 1
+            out[x] = False
         else:
-            undecided += 1
-    return correct, incorrect, undecided
+            out[x] = None
+    return out

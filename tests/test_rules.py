@@ -21,12 +21,12 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
-from flint import arb, ctx, fmpq, fmpq_mat
+from flint import fmpq, fmpq_mat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lying import Head, table_weights, tie_model
 from models import make_weights, write_model
-from reference import _a, _vec_mat, reference_counts
+from reference import reference_per_input
 
 from certificates.writer import write
 from checker import CheckError, Model, Reason, brute, cases, kernel, load_model
@@ -462,60 +462,6 @@ def test_value_lemma(tmp_path, seed, kind):
 # ---- cases.py: the pure-token (mixture) lemma, against the arb reference ---------------------
 
 
-def reference_per_input(M: Model) -> dict[tuple[int, ...], bool | None]:
-    """tests/reference.py's forward pass in arb (200 bits), input by input:
-    True correct, False incorrect, None undecided."""
-    old = ctx.prec
-    ctx.prec = 200
-    try:
-        v, k, h, e = M.v, M.k, M.h, M.e
-        inv = arb(1) / arb(e).sqrt()
-        res = {
-            (p, t): [_a(M.W_E[t, i]) + _a(M.W_pos[p, i]) for i in range(M.d)]
-            for p in range(k)
-            for t in range(v)
-        }
-
-        def aff(x: list, W: np.ndarray, b: np.ndarray) -> list:
-            return [a + _a(c) for a, c in zip(_vec_mat(x, W), b, strict=True)]
-
-        keys = {
-            (i, p, t): aff(r, M.W_K[i], M.b_K[i]) for i in range(h) for (p, t), r in res.items()
-        }
-        outs = {
-            (i, p, t): _vec_mat(_vec_mat(aff(r, M.W_V[i], M.b_V[i]), M.W_O[i]), M.W_U)
-            for i in range(h)
-            for (p, t), r in res.items()
-        }
-        qs = {(i, q): aff(res[k - 1, q], M.W_Q[i], M.b_Q[i]) for i in range(h) for q in range(v)}
-        bias = aff([_a(x) for x in M.b_O], M.W_U, M.b_U)
-        direct = {
-            q: [a + b for a, b in zip(_vec_mat(res[k - 1, q], M.W_U), bias, strict=True)]
-            for q in range(v)
-        }
-        out: dict[tuple[int, ...], bool | None] = {}
-        for x in itertools.product(range(v), repeat=k):
-            q, m = x[-1], max(x)
-            logits = list(direct[q])
-            for i in range(h):
-                sc = [
-                    sum((a * b for a, b in zip(qs[i, q], keys[i, p, x[p]], strict=True)), arb(0))
-                    * inv
-                    for p in range(k)
-                ]
-                ex = [s.exp() for s in sc]
-                z = sum(ex, arb(0))
-                for y in range(v):
-                    logits[y] += sum((ex[p] * outs[i, p, x[p]][y] for p in range(k)), arb(0)) / z
-            mg = [logits[m] - logits[y] for y in range(v) if y != m]
-            out[x] = (
-                True if all(g > 0 for g in mg) else (False if any(g <= 0 for g in mg) else None)
-            )
-        return out
-    finally:
-        ctx.prec = old
-
-
 def check_covered_are_correct(
     M: Model, variant: cases.Variant, sets_for: Any, truth: dict[tuple[int, ...], bool | None]
 ) -> int:
@@ -591,17 +537,6 @@ def test_mixture_lemma_against_reference(tmp_path, seed, style, variant, hint):
         return allowed
 
     check_covered_are_correct(M, variant, sets_for, truth)
-
-
-def test_reference_per_input_matches_reference(tmp_path):
-    M = _mixture_model(tmp_path, 7, "copy-noise")
-    per = reference_per_input(M)
-    got = (
-        sum(r is True for r in per.values()),
-        sum(r is False for r in per.values()),
-        sum(r is None for r in per.values()),
-    )
-    assert got == reference_counts(M)
 
 
 def test_mixture_lemma_covers_something(tmp_path):
