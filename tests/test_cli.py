@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from models import make_weights, write_model
 
 from checker import Reason, load_model
+from generators.tinymodels import make_weights, write_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = (sys.executable, "-m", "generators.cli")

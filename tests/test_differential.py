@@ -10,13 +10,13 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from models import STYLES, random_model
 from prove_util import prove_to
 from reference import reference_counts
 
 from checker import kernel, load_model
 from generators.strategies import STRATEGIES
 from generators.strategies.cubic import UnsupportedModel
+from generators.tinymodels import STYLES, random_model
 
 FAST_SEEDS = range(12)
 SLOW_SEEDS = range(12, 60)

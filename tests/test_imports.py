@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from models import make_weights, write_model
 from prove_util import prove_to
+
+from generators.tinymodels import make_weights, write_model
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL_FILES = sorted((ROOT / "checker").rglob("*.py"))

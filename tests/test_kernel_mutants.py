@@ -31,8 +31,6 @@ from typing import Any
 import numpy as np
 import pytest
 import test_rules as R
-from lying import LIARS
-from models import make_weights
 from prove_util import prove_to
 from test_lying import (
     REAL_ON,
@@ -45,6 +43,8 @@ from test_lying import lying_models as lying_models  # noqa: F401  (the fixture,
 from test_negative import run_corpus
 
 from checker import CheckError, brute, cases, kernel, load_model, tables
+from generators.liars import LIARS
+from generators.tinymodels import make_weights
 
 # ---- the mutation machinery -----------------------------------------------------------------
 

@@ -16,7 +16,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from lying import (
+from prove_util import prove_to
+from reference import reference_counts
+from test_rules import mode_correct, reference_per_input
+
+from checker import CheckError, kernel, load_model
+from generators.liars import (
     LIARS,
     direct_trap,
     mixture_trap,
@@ -25,11 +30,6 @@ from lying import (
     two_head_trap,
     write_liar,
 )
-from prove_util import prove_to
-from reference import reference_counts
-from test_rules import mode_correct, reference_per_input
-
-from checker import CheckError, kernel, load_model
 from generators.model import save_model
 from generators.strategies import STRATEGIES
 from generators.strategies.cubic import UnsupportedModel

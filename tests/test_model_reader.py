@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from models import make_weights, write_model
 from safetensors.numpy import load as st_load
 
 from checker import CheckError, Reason, load_model
 from checker.model import OPTIONAL, REQUIRED, parse_model
 from generators.model import TL_KEYS, Params, init_params, load_params, save_model
+from generators.tinymodels import make_weights, write_model
 
 CODES = {"f4": "F32", "f8": "F64", "f2": "F16", "i4": "I32", "i8": "I64", "u1": "U8"}
 V, K, D, H, E = 3, 2, 4, 2, 2

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from models import make_weights, write_model
 from prove_util import prove_to
 
 from checker import CheckError, Reason, kernel
+from generators.tinymodels import make_weights, write_model
 
 
 def split(raw: bytes) -> tuple[dict, bytes]:

@@ -24,15 +24,15 @@ import pytest
 from flint import fmpq, fmpq_mat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lying import Head, table_weights, tie_model
-from models import make_weights, write_model
 from reference import reference_per_input
 
 from certificates.writer import write
 from checker import CheckError, Model, Reason, brute, cases, kernel, load_model
 from checker import balls as B
 from checker.tables import Tables, _exp_table, path_tables
+from generators.liars import Head, table_weights, tie_model
 from generators.strategies.cubic import choose_sets
+from generators.tinymodels import make_weights, write_model
 
 FAST = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -1,4 +1,6 @@
-"""Random and adversarial tiny models for the differential harness (DESIGN.md §7)."""
+"""Random and adversarial tiny models (named families) for the differential audit (DESIGN.md §7).
+
+Untrusted helpers shared by the tests and `mechproof audit`."""
 
 from __future__ import annotations
 

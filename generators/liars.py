@@ -19,7 +19,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from models import write_model
 
 from checker import Model, Reason, cases, load_model
 from checker import balls as B
@@ -27,6 +26,7 @@ from checker.tables import Tables, path_tables
 from generators.strategies import Proof
 from generators.strategies.brute_force import prove as brute_prove
 from generators.strategies.cubic import choose_sets
+from generators.tinymodels import write_model
 
 # ---- adversarial models with prescribed path tables ----------------------------------------
 
