@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 MAGIC = b"MECHPROF"
-VERSION = 1
+VERSION = 2
 _DTYPES = {np.dtype("u1"): "u1", np.dtype("<i8"): "i8", np.dtype("<f8"): "f8"}
 
 
@@ -31,6 +31,7 @@ def encode(
     steps: list[dict[str, Any]],
     arrays: dict[str, np.ndarray] | None = None,
     task: str = "max-of-k",
+    semantics: str = "real",
 ) -> bytes:
     """Return the bytes of a certificate with the given header fields, steps and arrays."""
     arrays = arrays or {}
@@ -53,6 +54,7 @@ def encode(
         "version": VERSION,
         "task": task,
         "model_sha256": model_sha256,
+        "semantics": semantics,
         "strategy": strategy,
         "bound": rational(bound),
         "arrays": decl,

@@ -43,12 +43,19 @@ def run(cert: str, model: str, as_json: bool) -> int:
         num, den = (int(s) for s in b.split("/"))
         print(out["theorem"])
         print(
-            f"proven {out['proven']}/{out['total']} inputs; proof length {out['ops']:.3e} ops, "
+            f"proven {out['proven']}/{out['total']} inputs; proof length {out['ops']:.3e} ops "
+            f"(compression {out['compression']:.3g}x over brute force), "
             f"{out['certificate_bytes']} bytes ({out['certificate_gzip_bytes']} gzipped), "
             f"{out['seconds']:.2f}s"
         )
-        print(f"VERIFIED accuracy >= {b} = {num / den:.6f}")
+        print(f"VERIFIED accuracy >= {b} >= {decimal_down(num, den)}")
     return 0
+
+
+def decimal_down(num: int, den: int, places: int = 6) -> str:
+    """num/den (>= 0) as a decimal rounded *down* to ``places`` digits (never above it)."""
+    whole = num * 10**places // den
+    return f"{whole // 10**places}.{whole % 10**places:0{places}d}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from flint import arb, arb_mat, fmpq
+from flint import arb, arb_mat, ctx, fmpq
 
 from checker.errors import Reason, reject, require
 
@@ -51,7 +51,11 @@ _NMAX = 2**40  # largest n for sums/dots: keeps g_n tiny and the tails n 2^-1074
 
 @dataclass(frozen=True, slots=True)
 class Ball:
-    """Elementwise [mid - rad, mid + rad]; mid finite, rad >= 0 or +inf, same shape."""
+    """Elementwise [mid - rad, mid + rad]; mid finite, rad >= 0 or +inf, same shape.
+
+    Indexing, ``.T`` and :meth:`bcast` apply the same numpy view to mid and rad (exact: no
+    arithmetic), so no formula is written twice.
+    """
 
     mid: F64
     rad: F64
@@ -59,6 +63,40 @@ class Ball:
     @property
     def shape(self) -> tuple[int, ...]:
         return self.mid.shape
+
+    def __getitem__(self, idx: Any) -> Ball:
+        return Ball(self.mid[idx], self.rad[idx])
+
+    @property
+    def T(self) -> Ball:
+        return Ball(self.mid.T, self.rad.T)
+
+    def bcast(self, shape: tuple[int, ...]) -> Ball:
+        return Ball(np.broadcast_to(self.mid, shape), np.broadcast_to(self.rad, shape))
+
+
+class Meter:
+    """Proof length (DESIGN.md §5): real operations, counted by the primitives themselves.
+
+    Convention (the paper's FLOP count): each real +, -, x, comparison and exp is 1; a sum of
+    n terms is n - 1; a matrix product [m, n] @ [n, p] is m p (2n - 1); a min/max over n is
+    n - 1 comparisons; sorting n numbers is n ceil(log2 n) comparisons.  Radii, endpoint
+    extraction, exact negation, indexing and conversions are ball bookkeeping and are not
+    counted.  The replay loop adds one per number read from the certificate.
+    """
+
+    __slots__ = ("ops",)
+
+    def __init__(self) -> None:
+        self.ops = 0
+
+
+METER = Meter()
+
+
+def charge(n: int) -> None:
+    """Add n real operations to the proof length."""
+    METER.ops += int(n)
 
 
 # ---- exact conversions and verified constants ---------------------------------------------
@@ -249,11 +287,13 @@ def upper(b: Ball) -> F64:
 
 def positive(b: Ball) -> Bools:
     """Return where the ball is certainly > 0: mid > rad, an exact float comparison."""
+    charge(b.mid.size)
     return np.greater(b.mid, b.rad)
 
 
 def nonpositive(b: Ball) -> Bools:
     """Return where the ball is certainly <= 0: mid <= -rad (negation is exact)."""
+    charge(b.mid.size)
     return np.less_equal(b.mid, -b.rad)
 
 
@@ -271,6 +311,7 @@ def _ro(x: F64) -> F64:
 
 
 def _addsub(a: Ball, b: Ball, mid: F64) -> Ball:
+    charge(mid.size)
     r = np.abs(mid)
     r *= U
     r += a.rad
@@ -305,6 +346,7 @@ def mul(a: Ball, b: Ball) -> Ball:
     exact or a sum): Lemma UP with K = (1+u)^4.
     """
     mid = _arr(a.mid * b.mid)
+    charge(mid.size)
     r = np.empty(mid.shape)
     t = np.empty(mid.shape)
     np.abs(a.mid, out=r)
@@ -328,6 +370,7 @@ def scale(a: Ball, c: float) -> Ball:
     """
     require(isinstance(c, float) and math.isfinite(c), Reason.LEMMA_FAILED, "scale: bad factor")
     mid = _arr(a.mid * c)
+    charge(mid.size)
     r = _arr(a.rad * abs(c))
     t = np.abs(mid)
     t *= U
@@ -345,6 +388,7 @@ def sum(a: Ball, axis: int) -> Ball:
     """
     n = a.shape[axis]
     mid = _arr(np.sum(a.mid, axis=axis))
+    charge((n - 1 if n else 0) * mid.size)
     t = np.abs(a.mid)
     t *= _gamma(n)
     t += a.rad
@@ -371,6 +415,7 @@ def matmul(a: Ball, b: Ball) -> Ball:
     )
     n = a.shape[-1]
     mid = _arr(a.mid @ b.mid)
+    charge(mid.size * (2 * n - 1))
     y = np.abs(b.mid)
     y *= _gamma(n)
     y += b.rad
@@ -384,31 +429,41 @@ def matmul(a: Ball, b: Ball) -> Ball:
 
 
 @_quiet
-def min(a: Ball, axis: int) -> Ball:
+def min(a: Ball, axis: int, where: Bools | None = None) -> Ball:
     """Return a ball containing min along ``axis`` of any x in a.  Reject if the axis is empty.
+
+    With ``where`` (broadcastable to a), the minimum is over the entries where it is true;
+    a row with none gives an unknown ball.
 
     Lemma: x_i in [mid_i - rad_i, mid_i + rad_i] gives min x_i in [min(mid - rad), min(mid + rad)].
     With d_i = fl(mid_i -+ rad_i) and the increasing maps p(d) = d - u|d|, q(d) = d + u|d|:
     mid_i - rad_i >= p(d_i) >= p(min d) >= _down(min d) (M2 and lemma of :func:`lower`), and
     min(mid + rad) <= q(d_j) <= _upward(d_j) at j = argmin d; so round after reducing.
     """
-    return _reduce(a, axis, np.min)
+    return _reduce(a, axis, np.min, where)
 
 
 @_quiet
-def max(a: Ball, axis: int) -> Ball:
+def max(a: Ball, axis: int, where: Bools | None = None) -> Ball:
     """Return a ball containing max along ``axis`` of any x in a.  Reject if the axis is empty.
 
     Lemma: mirror of :func:`min` (max x_i in [max(mid - rad), max(mid + rad)]).
     """
-    return _reduce(a, axis, np.max)
+    return _reduce(a, axis, np.max, where)
 
 
-def _reduce(a: Ball, axis: int, red: Any) -> Ball:
+def _reduce(a: Ball, axis: int, red: Any, where: Bools | None = None) -> Ball:
     require(a.shape[axis] > 0, Reason.LEMMA_FAILED, "min/max: empty axis")
+    n = a.shape[axis] if where is None else int(np.broadcast_to(where, a.shape).sum(axis).max())
+    charge(n * (a.mid.size // a.shape[axis]) - a.mid.size // a.shape[axis])
+    fill = np.inf if red is np.min else -np.inf
     d = _arr(a.mid - a.rad)
+    if where is not None:
+        d = np.where(where, d, fill)
     lo = _down(_arr(red(d, axis=axis)))
     np.add(a.mid, a.rad, out=d)
+    if where is not None:
+        d = np.where(where, d, fill)
     return _hull(lo, _upward(_arr(red(d, axis=axis))))
 
 
@@ -490,6 +545,48 @@ def from_arb(x: Any) -> Ball:
     return _finish(mid, rad)
 
 
+def exp_scaled(b: Ball, e: int) -> Ball:
+    """Return balls containing exp(x / sqrt(e)) for every x in ``b`` (e >= 1); 2 ops an entry.
+
+    Lemma: arb(m, r) contains [m - r, m + r] (:func:`to_arb`); arb's sqrt, division, product
+    and exp return balls containing the exact results at any precision; :func:`from_arb`
+    encloses them.  exp is never taken from numpy (not correctly rounded).
+    """
+    require(isinstance(e, int) and e >= 1, Reason.LEMMA_FAILED, "exp: bad scale")
+    charge(2 * b.mid.size)
+    old = ctx.prec
+    ctx.prec = 128
+    try:
+        inv = arb(1) / arb(e).sqrt()
+        out = from_arb([(x * inv).exp() for x in to_arb(b)]) if b.mid.size else exact(b.mid)
+    finally:
+        ctx.prec = old
+    return Ball(out.mid.reshape(b.shape), out.rad.reshape(b.shape))
+
+
+def min_lower(b: Ball, axis: int, where: Bools | None = None) -> F64:
+    """Return floats <= the min along ``axis`` of any x in b (over the entries where ``where``
+    is true; +inf for none): the min of the lower ends (exact on floats); n - 1 ops a row."""
+    lo = lower(b)
+    if where is not None:
+        lo = np.where(where, lo, np.inf)
+    charge(lo.size - lo.size // lo.shape[axis] if lo.size else 0)
+    return np.asarray(lo.min(axis=axis))
+
+
+def sort_lower(b: Ball | F64, axis: int) -> F64:
+    """Return the lower ends of ``b`` (or the floats ``b``, taken as lower bounds) sorted
+    ascending along ``axis``; n ceil(log2 n) ops a row.
+
+    Lemma: if x_i >= l_i for every i then the j-th smallest x is >= the j-th smallest l (the j
+    smallest x lie above j of the l's, so above the j-th smallest l).
+    """
+    lo = lower(b) if isinstance(b, Ball) else b
+    n = lo.shape[axis]
+    charge(n * math.ceil(math.log2(n)) * (lo.size // n) if n > 1 else 0)
+    return np.sort(lo, axis=axis)
+
+
 def to_arb(b: Ball) -> list[arb]:
     """Return, in C order, an arb containing each entry's ball.
 
@@ -543,6 +640,12 @@ def check_fp_environment() -> None:
     m = np.full((8, 8), min_normal) @ np.full((8, 8), 2.0**-10)
     ok = ok and bool(np.all(m.view(np.int64) == 1 << 45)) and half_min != 0.0
     require(ok, Reason.ENVIRONMENT, "balls: flush-to-zero or denormals-are-zero is active")
+    one, tiny3 = _from_bits(0x3FF0000000000000), _from_bits(0x3C30000000000000)  # 1, 2^-60
+    near = one + tiny3 == one and one - tiny3 == one and -one - tiny3 == -one
+    ones = np.full(8, one)
+    near = near and bool(np.all(ones + tiny3 == one)) and bool(np.all(-ones + tiny3 == -one))
+    near = near and bool(np.all(ones - tiny3 == one)) and bool(np.all(-ones - tiny3 == -one))
+    require(near, Reason.ENVIRONMENT, "balls: the rounding mode is not round-to-nearest")
 
 
 check_fp_environment()

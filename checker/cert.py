@@ -1,5 +1,8 @@
 """Read a certificate file without executing anything (grammar: certificates/FORMAT.md).
 
+Format version 2: the header's ``steps`` are a trace, each step ``{id, rule, cite, args,
+claim}`` citing earlier steps by id (checker.kernel replays them).
+
 Layout: 8-byte magic ``MECHPROF``, 8-byte little-endian header length H, H bytes of UTF-8
 JSON (the header), then the payload: the concatenation of the arrays the header declares,
 in declaration order, little-endian, with no gaps.  Every declared size is checked against
@@ -14,8 +17,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeGuard
 
 import numpy as np
@@ -25,7 +31,8 @@ from flint import fmpq
 from checker.errors import Reason, reject, require, unique_keys
 
 MAGIC = b"MECHPROF"
-VERSION = 1
+VERSION = 2
+SEMANTICS = ("real",)
 FORMAT = "mechproof-certificate"
 MAX_HEADER_BYTES = 1 << 26
 MAX_CERT_BYTES = 1 << 32
@@ -35,18 +42,31 @@ DTYPES: dict[str, np.dtype[Any]] = {
     "i8": np.dtype("<i8"),
     "f8": np.dtype("<f8"),
 }
-TOP_KEYS = {"format", "version", "task", "model_sha256", "strategy", "bound", "arrays", "steps"}
+TOP_KEYS = {
+    "format",
+    "version",
+    "task",
+    "model_sha256",
+    "semantics",
+    "strategy",
+    "bound",
+    "arrays",
+    "steps",
+}
+STEP_KEYS = {"id", "rule", "cite", "args", "claim"}
 _RATIONAL = re.compile(r"^(-?[0-9]{1,400})(?:/([0-9]{1,400}))?$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
 @dataclass(frozen=True)
 class Step:
-    """One rule application: ``rule`` applied with ``args`` (hints), asserting ``claim``."""
+    """One rule application: ``rule`` applied to the results of the steps ``cite`` names,
+    with hints ``args``, asserting ``claim``."""
 
     index: int
     id: str
     rule: str
+    cite: dict[str, Any]
     args: dict[str, Any]
     claim: dict[str, Any]
 
@@ -57,10 +77,35 @@ class Certificate:
 
     task: str
     model_sha256: str
+    semantics: str
     strategy: str
     bound: fmpq
     arrays: dict[str, npt.NDArray[Any]]
     steps: tuple[Step, ...]
+    header_numbers: int = 1  # numbers read outside the steps (the bound)
+
+
+def read_certificate(path: str | Path) -> tuple[bytes, Certificate]:
+    """Return (the bytes, the certificate) of the regular file at ``path``.
+
+    Reject (CERT_UNREADABLE / CERT_SIZE) a special file (a FIFO, a device such as /dev/zero)
+    or one larger than the limit, before reading it.
+    """
+    try:
+        with open(path, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            require(
+                stat.S_ISREG(info.st_mode),
+                Reason.CERT_UNREADABLE,
+                "certificate: not a regular file",
+            )
+            require(
+                info.st_size <= MAX_CERT_BYTES, Reason.CERT_SIZE, "certificate: exceeds the limit"
+            )
+            raw = fh.read(MAX_CERT_BYTES + 1)
+    except OSError as exc:
+        reject(Reason.CERT_UNREADABLE, f"certificate: cannot read it ({exc.strerror})")
+    return raw, parse_certificate(raw)
 
 
 def parse_rational(text: object, what: str, step: str | None = None) -> fmpq:
@@ -105,6 +150,14 @@ def parse_certificate(raw: bytes) -> Certificate:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reject(Reason.CERT_UNREADABLE, f"certificate: header is not valid JSON ({str(exc):.80})")
     require(isinstance(header, dict), Reason.CERT_SCHEMA, "certificate: header is not an object")
+    require(header.get("format") == FORMAT, Reason.CERT_SCHEMA, "certificate: wrong 'format' field")
+    version = header.get("version")
+    require(
+        is_int(version) and version == VERSION,
+        Reason.CERT_VERSION,
+        f"certificate: format version {version!r:.20} is not supported (this checker reads "
+        f"version {VERSION}); regenerate it with `mechproof prove MODEL --strategy NAME`",
+    )
     keys = set(header)
     require(
         keys == TOP_KEYS,
@@ -112,19 +165,17 @@ def parse_certificate(raw: bytes) -> Certificate:
         f"certificate: header fields differ from the grammar (missing {sorted(TOP_KEYS - keys)}, "
         f"unknown {sorted(keys - TOP_KEYS)[:5]})",
     )
-    require(header["format"] == FORMAT, Reason.CERT_SCHEMA, "certificate: wrong 'format' field")
-    version = header["version"]
-    require(
-        is_int(version) and version == VERSION,
-        Reason.CERT_VERSION,
-        f"certificate: version {version!r:.20} is not supported (this checker reads {VERSION})",
-    )
-    for key in ("task", "model_sha256", "strategy"):
+    for key in ("task", "model_sha256", "strategy", "semantics"):
         require(
             isinstance(header[key], str) and 0 < len(header[key]) <= 200,
             Reason.CERT_SCHEMA,
             f"certificate: '{key}' must be a short string",
         )
+    require(
+        header["semantics"] in SEMANTICS,
+        Reason.CERT_SCHEMA,
+        f"certificate: semantics must be one of {list(SEMANTICS)}",
+    )
     bound = parse_rational(header["bound"], "certificate: bound")
     require(
         fmpq(0) <= bound <= fmpq(1), Reason.CERT_SCHEMA, "certificate: bound must lie in [0, 1]"
@@ -139,9 +190,9 @@ def parse_certificate(raw: bytes) -> Certificate:
     parsed = []
     for i, s in enumerate(steps):
         require(
-            isinstance(s, dict) and set(s) == {"id", "rule", "args", "claim"},
+            isinstance(s, dict) and set(s) == STEP_KEYS,
             Reason.CERT_SCHEMA,
-            f"certificate: step {i} must have exactly id, rule, args, claim",
+            f"certificate: step {i} must have exactly id, rule, cite, args, claim",
         )
         sid, rule = s["id"], s["rule"]
         require(
@@ -155,14 +206,15 @@ def parse_certificate(raw: bytes) -> Certificate:
             f"certificate: step {sid} has a malformed rule name",
         )
         require(
-            isinstance(s["args"], dict) and isinstance(s["claim"], dict),
+            all(isinstance(s[key], dict) for key in ("cite", "args", "claim")),
             Reason.CERT_SCHEMA,
-            f"certificate: step {sid}: args and claim must be objects",
+            f"certificate: step {sid}: cite, args and claim must be objects",
         )
-        parsed.append(Step(i, sid, rule, s["args"], s["claim"]))
+        parsed.append(Step(i, sid, rule, s["cite"], s["args"], s["claim"]))
     return Certificate(
         task=header["task"],
         model_sha256=header["model_sha256"],
+        semantics=header["semantics"],
         strategy=header["strategy"],
         bound=bound,
         arrays=arrays,
@@ -197,6 +249,11 @@ def _arrays(raw: bytes, start: int, spec: object) -> dict[str, npt.NDArray[Any]]
             and all(is_int(n) and 0 <= n < 1 << 40 for n in shape),
             Reason.CERT_SCHEMA,
             f"certificate: array {name} has a malformed shape",
+        )
+        require(
+            math.prod(max(n, 1) for n in shape) * dt.itemsize <= MAX_CERT_BYTES,
+            Reason.CERT_SIZE,
+            f"certificate: array {name} declares more bytes than a certificate may hold",
         )
         nbytes = math.prod(shape) * dt.itemsize
         require(

@@ -1,13 +1,16 @@
 """The kernel's replay loop: read model and certificate, replay every step, decide.
 
 ``check(cert, model)`` is the only producer of a :class:`Verdict`.  It reads and hashes the
-model itself, states the theorem itself (checker.model), and replays the certificate's
-steps in order through the rule registry ``RULES`` (one small function per rule).  Each
-counting rule covers a set of query tokens; coverage must be disjoint, and the kernel — not
-the certificate — computes every count.  The claimed bound b is accepted iff
+model itself, states the theorem itself (checker.model), and replays the certificate's steps
+in order.  Each step names one rule of the closed registry ``checker.rules.RULES``, cites
+results of *earlier* steps by id (LRAT-style) and carries hints and claims.  The loop owns
+the plumbing: it checks the step's shape against the rule's schema, resolves and type-checks
+its citations, decodes its hints, bounds the rule's work *before* running it, runs it,
+compares the claim with the re-derived result (counts: equal; tensors: the claim must
+enclose the kernel's ball), and keeps the proof-length meter per step.  Only ``Count``
+results add to the proven total, and each query token may be counted once (disjointness:
+the query token partitions the input space).  The claimed bound b is accepted iff
 b <= proven / v^k, decided in exact rationals.
-
-Proof length (DESIGN.md §5): the sum of each rule's operation count, by formula.
 """
 
 from __future__ import annotations
@@ -15,25 +18,34 @@ from __future__ import annotations
 import gzip
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, Protocol
 
 import numpy as np
-import numpy.typing as npt
 from flint import fmpq
 
 from checker import balls as B
-from checker import brute, cases
-from checker.cert import Certificate, Step, is_int, parse_certificate
+from checker.cert import Certificate, Step, is_int, read_certificate
 from checker.errors import CheckError, Reason, reject, require
+from checker.facts import Count, Result, Tensor
 from checker.model import TASK, Model, load_model
-from checker.tables import Tables, path_tables
+from checker.rules import RULES
+from checker.rules.enumerate import brute_force_length
 
-CHECKER_VERSION = "0.1.0"
+CHECKER_VERSION = "0.2.0"
+WORK_LIMIT = 1 << 28  # elements of work one step may do (checked before it runs)
+TOTAL_WORK_LIMIT = 1 << 36  # elements of work one certificate may ask for in all
 _KERNEL = object()
 Progress = Callable[[str, int, int], None]
+
+
+class Pool(Protocol):
+    """Anything with ``map`` (a process pool, a Dask adapter): untrusted scheduling."""
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any]) -> Iterator[Any]: ...
 
 
 class Verdict:
@@ -44,6 +56,8 @@ class Verdict:
         "proven",
         "total",
         "ops",
+        "ops_by_rule",
+        "compression",
         "certificate_bytes",
         "certificate_gzip_bytes",
         "model_sha256",
@@ -51,7 +65,9 @@ class Verdict:
         "checker_version",
         "seconds",
         "theorem",
+        "semantics",
         "strategy",
+        "steps",
     )
     bound: fmpq
     proven: int
@@ -74,190 +90,221 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         """The ``check --json`` object (DESIGN.md §6)."""
         b = self.bound
-        return {
-            "verified": True,
-            "bound": f"{b.p}/{b.q}",
-            **{name: getattr(self, name) for name in self.__slots__ if name != "bound"},
-        }
+        out = {name: getattr(self, name) for name in self.__slots__ if name != "bound"}
+        return {"verified": True, "bound": f"{b.p}/{b.q}", **out}
 
 
 @dataclass
-class _State:
+class StepReport:
+    """What replaying one step did: its rule, what it cited, its cost and its result."""
+
+    id: str
+    rule: str
+    cites: list[str]
+    ops: int
+    result: Result
+
+    @property
+    def conclusion(self) -> str:
+        """One line for ``mechproof explain``."""
+        res = self.result
+        if isinstance(res, Count):
+            return f"query {res.query}: {res.correct} inputs proven correct"
+        what = res.meaning if isinstance(res, Tensor) else type(res).__name__
+        lo, hi = B.lower(res.ball), B.upper(res.ball)
+        return f"{what} {list(res.ball.shape)}" + (
+            f" within [{lo.min():.4g}, {hi.max():.4g}]" if lo.size else ""
+        )
+
+
+@dataclass
+class Replay:
+    """The state of one replay: results by step id, coverage, the meter per step."""
+
     model: Model
     cert: Certificate
-    progress: Progress | None
-    results: dict[str, Any] = field(default_factory=dict)
+    progress: Progress | None = None
+    results: dict[str, Result] = field(default_factory=dict)
     covered: dict[int, str] = field(default_factory=dict)
-    parts: dict[tuple[str, str], Any] = field(default_factory=dict)
     proven: int = 0
-    ops: int = 0
+    work: int = 0
+    reports: list[StepReport] = field(default_factory=list)
 
 
-def _tables_arg(st: _State, step: Step) -> Tables:
-    ref = step.args.get("tables")
-    res = st.results.get(ref) if isinstance(ref, str) else None
-    require(
-        isinstance(res, Tables),
-        Reason.BAD_REFERENCE,
-        f"{step.rule}: 'tables' must name an earlier path-tables step",
-        step.id,
-    )
-    return res  # type: ignore[return-value]
-
-
-def _cover(st: _State, step: Step, q: int) -> None:
-    v = st.model.v
-    require(
-        is_int(q) and 0 <= q < v,
-        Reason.BAD_HINT,
-        f"{step.rule}: query {q!r:.20} out of range",
-        step.id,
-    )
-    require(
-        q not in st.covered,
-        Reason.OVERLAP,
-        f"{step.rule}: query {q} is already covered by step {st.covered.get(q)}",
-        step.id,
-    )
-    st.covered[q] = step.id
-
-
-def _claimed_count(step: Step, key: str = "correct") -> int:
-    n = step.claim.get(key)
-    if not (is_int(n) and n >= 0):
-        reject(
-            Reason.CERT_SCHEMA,
-            f"{step.rule}: claim '{key}' must be a non-negative integer",
-            step.id,
-        )
-    return n
-
-
-def _exact_keys(step: Step, args: set[str], claim: set[str]) -> None:
-    require(
-        set(step.args) == args and set(step.claim) == claim,
-        Reason.CERT_SCHEMA,
-        f"{step.rule}: expects args {sorted(args)} and claim {sorted(claim)}",
-        step.id,
-    )
-
-
-def rule_path_tables(st: _State, step: Step) -> None:
-    """path-tables: build the ball path tables (tables.py).  No hints, no claims."""
-    _exact_keys(step, set(), set())
-    t = path_tables(st.model)
-    st.results[step.id] = t
-    st.ops += t.ops
-
-
-WORK_LIMIT = 1 << 28  # elements: inputs per enumerated query; cells of a case table
-
-
-def _within_limit(n: int, what: str, step: Step) -> None:
-    """Refuse work that would not finish (or not fit in memory) in reasonable time: a
-    resource limit, not a soundness condition (refusing is always sound)."""
-    require(
-        n <= WORK_LIMIT,
-        Reason.UNSUPPORTED,
-        f"{step.rule}: {what} needs {n:.3g} elements, over the kernel's limit {WORK_LIMIT:.3g}",
-        step.id,
-    )
-
-
-def rule_enumerate(st: _State, step: Step) -> None:
-    """enumerate: decide every input with query ``query`` (brute.py); claim its correct count."""
-    _exact_keys(step, {"tables", "query"}, {"correct"})
-    _within_limit(st.model.v ** (st.model.k - 1), "enumerating one query's inputs", step)
-    T = _tables_arg(st, step)
-    q = step.args["query"]
-    _cover(st, step, q)
-    claimed = _claimed_count(step)
-
-    def tick(n: int) -> None:
-        if st.progress is not None:
-            st.progress("enumerate", n, st.model.v**st.model.k)
-
-    correct, _, _, ops = brute.decide_query(T, int(q), tick)
-    st.ops += ops
-    require(
-        claimed == correct,
-        Reason.CLAIM_MISMATCH,
-        f"enumerate: query {q}: claimed {claimed} correct inputs, the kernel finds {correct}",
-        step.id,
-    )
-    st.proven += correct
-
-
-def _bitset_arg(st: _State, step: Step, arg: str) -> npt.NDArray[np.bool_]:
-    """The hint array named by ``step.args[arg]``: u1 [v, k, ceil(v/8)], bits of [v, k, v]."""
-    name = step.args[arg]
-    arr = st.cert.arrays.get(name) if isinstance(name, str) else None
-    v, k = st.model.v, st.model.k
+def _unpack_bits(arr: Any, v: int, k: int, what: str) -> Any:
+    """A u1 array [v, k, ceil(v/8)] (numpy packbits order) as booleans [v, k, v]."""
     nbytes = (v + 7) // 8
     require(
         arr is not None and arr.dtype == np.uint8 and arr.shape == (v, k, nbytes),
         Reason.BAD_HINT,
-        f"position-cases: '{arg}' must name a u1 array of shape [{v}, {k}, {nbytes}]",
-        step.id,
+        f"{what} must name a u1 array of shape [{v}, {k}, {nbytes}]",
     )
-    unpacked = np.unpackbits(arr, axis=2, count=v)  # type: ignore[arg-type]
-    bits: npt.NDArray[np.bool_] = unpacked.astype(bool)
+    bits = np.unpackbits(arr, axis=2, count=v).astype(bool)
     require(
         bool((np.packbits(bits, axis=2) == arr).all()),
         Reason.BAD_HINT,
-        f"position-cases: padding bits of '{arg}' must be zero",
-        step.id,
+        f"{what}: padding bits must be zero",
     )
     return bits
 
 
-def rule_position_cases(st: _State, step: Step) -> None:
-    """position-cases: the cubic family for one query (cases.py); claim its proven count.
+def decode_arg(kind: Any, value: Any, st: Replay, what: str) -> Any:
+    """Return the hint ``value`` decoded by ``kind``; reject (BAD_HINT) if out of range.
 
-    Args: tables, query, values (variant), sets (G) and optionally split (outlier tokens).
+    Kinds: 'query' (0 <= q < v), 'head' (0 <= h < heads), 'bool', 'bits' (the name of a u1
+    array of packed booleans [v, k, v]), or a tuple of allowed strings.  Charges one op per
+    number read (each bit of a bit array).
     """
-    keys = {"tables", "query", "values", "sets"}
-    _exact_keys(step, keys | ({"split"} if "split" in step.args else set()), {"correct"})
-    v, k = st.model.v, st.model.k
-    _within_limit(max(v * v * k * k, v * k**4, v**3 * k), "the case tables", step)
-    T = _tables_arg(st, step)
-    q = step.args["query"]
-    _cover(st, step, q)
-    variant = step.args["values"]
-    require(
-        variant in cases.VARIANTS,
-        Reason.BAD_HINT,
-        f"position-cases: values must be one of {list(cases.VARIANTS)}",
-        step.id,
-    )
-    sets = _bitset_arg(st, step, "sets")
-    split = _bitset_arg(st, step, "split") if "split" in step.args else None
-    claimed = _claimed_count(step)
-    key = (str(step.args["tables"]), str(variant))
-    if key not in st.parts:  # query-independent; computed once, counted once
-        st.parts[key], ops = cases.value_parts(T, variant)
-        st.ops += ops
-    count, ops, first_fail = cases.count_query(
-        T, int(q), variant, st.parts[key], sets, step.id, split
-    )
-    st.ops += ops
-    require(
-        claimed == count,
-        Reason.CLAIM_MISMATCH,
-        f"position-cases: query {q}: claimed {claimed}, the kernel proves {count}"
-        + (f"; first unproven case {first_fail}" if first_fail else ""),
-        step.id,
-    )
-    st.proven += count
-    if st.progress is not None:
-        st.progress("position-cases", 1, st.model.v)
+    m = st.model
+    if kind == "bits":
+        arr = st.cert.arrays.get(value) if isinstance(value, str) else None
+        bits = _unpack_bits(arr, m.v, m.k, what)
+        B.charge(bits.size)
+        return bits
+    B.charge(1)
+    if kind in ("query", "head"):
+        hi = m.v if kind == "query" else m.h
+        require(is_int(value) and 0 <= value < hi, Reason.BAD_HINT, f"{what} out of range")
+        return int(value)
+    if kind == "bool":
+        require(isinstance(value, bool), Reason.BAD_HINT, f"{what} must be true or false")
+        return value
+    require(value in kind, Reason.BAD_HINT, f"{what} must be one of {list(kind)}")
+    return value
 
 
-RULES: dict[str, Callable[[_State, Step], None]] = {
-    "path-tables": rule_path_tables,
-    "enumerate": rule_enumerate,
-    "position-cases": rule_position_cases,
-}
+def _cites(st: Replay, step: Step, rule: ModuleType) -> dict[str, Any]:
+    """Resolve the step's citations (earlier step ids) and check their result types."""
+    out: dict[str, Any] = {}
+    for role, want in rule.CITES.items():
+        ref = step.cite[role]
+        many = isinstance(want, list)
+        ids = ref if many and isinstance(ref, list) else [ref]
+        typ = want[0] if many else want
+        require(
+            (not many or isinstance(ref, list)) and len(ids) <= 64,
+            Reason.BAD_REFERENCE,
+            f"cite '{role}' must be {'a list of step ids' if many else 'a step id'}",
+        )
+        got = []
+        for i in ids:
+            res = st.results.get(i) if isinstance(i, str) else None
+            require(
+                isinstance(res, typ),
+                Reason.BAD_REFERENCE,
+                f"cite '{role}' must name an earlier step with a {typ.__name__} result",
+            )
+            got.append(res)
+        B.charge(len(ids))
+        out[role] = got if many else got[0]
+    return out
+
+
+def _claim(st: Replay, step: Step, res: Result) -> None:
+    """Compare the step's claim with the kernel's result (counts equal; tensors enclosed)."""
+    if isinstance(res, Count):
+        n = step.claim["correct"]
+        require(is_int(n) and n >= 0, Reason.CERT_SCHEMA, "claim 'correct' must be an int >= 0")
+        B.charge(1)
+        require(
+            n == res.correct,
+            Reason.CLAIM_MISMATCH,
+            f"query {res.query}: claimed {n} correct inputs, the kernel proves {res.correct}",
+        )
+        return
+    if not step.claim:
+        return
+    ball = res.ball
+    mid, rad = (st.cert.arrays.get(step.claim[key]) for key in ("mid", "rad"))
+    ok = all(a is not None and a.dtype == np.float64 and a.shape == ball.shape for a in (mid, rad))
+    require(ok, Reason.BAD_HINT, f"claim mid/rad must name f8 arrays of shape {ball.shape}")
+    B.charge(2 * ball.mid.size)
+    c = B.ball(mid, rad)
+    inside = bool(np.all(B.lower(c) <= B.lower(ball)) and np.all(B.upper(ball) <= B.upper(c)))
+    require(inside, Reason.CLAIM_MISMATCH, "the claimed ball does not enclose the kernel's")
+
+
+def _run_step(st: Replay, step: Step) -> None:
+    rule = RULES.get(step.rule)
+    if rule is None:
+        reject(Reason.UNKNOWN_RULE, f"certificate: no kernel rule {step.rule!r:.60}")
+    optional = {a[:-1] for a in rule.ARGS if a.endswith("?")}
+    required = {a for a in rule.ARGS if not a.endswith("?")}
+    require(
+        set(step.cite) == set(rule.CITES)
+        and required <= set(step.args) <= required | optional
+        and set(step.claim) in ({*rule.CLAIM}, set(), {"mid", "rad"})
+        and (set(step.claim) == set(rule.CLAIM) or not rule.CLAIM),
+        Reason.CERT_SCHEMA,
+        f"{rule.NAME}: expects cite {sorted(rule.CITES)}, args {sorted(rule.ARGS)} "
+        f"and claim {sorted(rule.CLAIM)}",
+    )
+    before = B.METER.ops
+    cites = _cites(st, step, rule)
+    args = {}
+    for key, kind in rule.ARGS.items():
+        name = key.rstrip("?")
+        if name in step.args:
+            args[name] = decode_arg(kind, step.args[name], st, f"{rule.NAME}: '{name}'")
+    work = int(rule.work(st.model, cites, args))
+    st.work += work
+    require(
+        work <= WORK_LIMIT and st.work <= TOTAL_WORK_LIMIT,
+        Reason.UNSUPPORTED,
+        f"{rule.NAME}: needs {work:.3g} elements of work (this certificate "
+        f"{st.work:.3g}); the kernel's limits are {WORK_LIMIT:.3g} / {TOTAL_WORK_LIMIT:.3g}",
+    )
+
+    def tick(n: int, total: int) -> None:
+        if st.progress is not None:
+            st.progress(rule.NAME, n, total)
+
+    res = rule.apply(st.model, cites, args, tick)
+    _claim(st, step, res)
+    if isinstance(res, Count):
+        q = res.query
+        require(
+            q not in st.covered,
+            Reason.OVERLAP,
+            f"{rule.NAME}: query {q} is already counted by step {st.covered.get(q)}",
+        )
+        st.covered[q] = step.id
+        st.proven += res.correct
+    st.results[step.id] = res
+    ids = [i for r in step.cite.values() for i in (r if isinstance(r, list) else [r])]
+    st.reports.append(StepReport(step.id, rule.NAME, ids, B.METER.ops - before, res))
+
+
+def breakdown(reports: list[StepReport], header: int) -> dict[str, dict[str, int]]:
+    """Proof length per rule: {rule: {steps, ops}}, plus '(header)' for the numbers read
+    outside the steps; the ops add up to the verdict's ``ops``."""
+    out: dict[str, dict[str, int]] = {"(header)": {"steps": 0, "ops": header}}
+    for r in reports:
+        row = out.setdefault(r.rule, {"steps": 0, "ops": 0})
+        row["steps"] += 1
+        row["ops"] += r.ops
+    return out
+
+
+def replay(cert: Certificate, model: Model, progress: Progress | None = None) -> Replay:
+    """Replay every step of ``cert`` on ``model``; return the final state.
+
+    Reject (``CheckError``, with the step's id) as soon as a step fails.
+    """
+    st = Replay(model=model, cert=cert, progress=progress)
+    for step in cert.steps:
+        require(step.id not in st.results, Reason.CERT_SCHEMA, f"duplicate step id {step.id}")
+        try:
+            _run_step(st, step)
+        except CheckError as exc:
+            raise CheckError(exc.reason, step.id, exc.detail) from None
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
+            reject(
+                Reason.CERT_SCHEMA, f"{step.rule}: malformed step ({type(exc).__name__})", step.id
+            )
+        except MemoryError:
+            reject(Reason.UNSUPPORTED, f"{step.rule}: out of memory", step.id)
+    return st
 
 
 def check(
@@ -266,17 +313,13 @@ def check(
     """Return the Verdict for certificate ``cert_path`` on model ``model_path``.
 
     Reject (``CheckError``) if the model or certificate is malformed, the certificate is
-    bound to another model or task, any step fails, or the claimed bound exceeds
+    bound to another model, task or semantics, any step fails, or the claimed bound exceeds
     proven / total.
     """
     t0 = time.perf_counter()
     B.check_fp_environment()
     model = load_model(model_path)
-    try:
-        raw = Path(cert_path).read_bytes()
-    except OSError as exc:
-        reject(Reason.CERT_UNREADABLE, f"certificate: cannot read {cert_path}: {exc.strerror}")
-    cert = parse_certificate(raw)
+    raw, cert = read_certificate(cert_path)
     require(
         cert.task == TASK,
         Reason.TASK_MISMATCH,
@@ -287,41 +330,24 @@ def check(
         Reason.MODEL_MISMATCH,
         f"certificate: bound to model {cert.model_sha256[:16]}..., given {model.sha256[:16]}...",
     )
-    st = _State(model=model, cert=cert, progress=progress)
-    seen: set[str] = set()
-    for step in cert.steps:
-        require(
-            step.id not in seen,
-            Reason.CERT_SCHEMA,
-            f"certificate: duplicate step id {step.id}",
-            step.id,
-        )
-        seen.add(step.id)
-        rule = RULES.get(step.rule)
-        if rule is None:
-            reject(Reason.UNKNOWN_RULE, f"certificate: no kernel rule {step.rule!r}", step.id)
-        try:
-            rule(st, step)
-        except CheckError:
-            raise
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            reject(
-                Reason.CERT_SCHEMA,
-                f"{step.rule}: malformed step ({type(exc).__name__}: {exc})",
-                step.id,
-            )
+    start = B.METER.ops
+    st = replay(cert, model, progress)
+    ops = B.METER.ops - start + cert.header_numbers
     total = model.total
     require(
         cert.bound <= fmpq(st.proven, total),
         Reason.BOUND_NOT_PROVEN,
         f"final: claimed bound {cert.bound} exceeds proven {st.proven}/{total}",
     )
+    by_rule = breakdown(st.reports, cert.header_numbers)
     return Verdict(
         _KERNEL,
         bound=cert.bound,
         proven=st.proven,
         total=total,
-        ops=st.ops + 1,
+        ops=ops,
+        ops_by_rule=by_rule,
+        compression=brute_force_length(model) / ops,
         certificate_bytes=len(raw),
         certificate_gzip_bytes=len(gzip.compress(raw, compresslevel=6, mtime=0)),
         model_sha256=model.sha256,
@@ -329,24 +355,29 @@ def check(
         checker_version=CHECKER_VERSION,
         seconds=time.perf_counter() - t0,
         theorem=model.theorem(),
+        semantics=cert.semantics,
         strategy=cert.strategy,
+        steps=len(st.reports),
     )
 
 
 def exact_accuracy(model: Model, progress: Progress | None = None) -> tuple[int, int, int, int]:
-    """Return (correct, incorrect, undecided, total) over all v^k inputs, rigorously.
+    """Return (correct, incorrect, undecided, total) over all v^k inputs, rigorously: the
+    brute-force trace (rules factor, matmul, exp, enumerate) replayed without claims."""
+    from checker.rules import enumerate as en
 
-    The ground truth every certificate is compared with: brute.decide_query for every q.
-    """
     B.check_fp_environment()
-    T = path_tables(model)
-    correct = incorrect = undecided = 0
+    tables = en.tables(model)
+
+    def tick(n: int, total: int) -> None:
+        if progress is not None:
+            progress("accuracy", n, total)
+
+    c = i = u = 0
     for q in range(model.v):
+        res = en.decide(model, tables, q, tick)
+        c, i, u = c + res.correct, i + res.incorrect, u + res.undecided
+    return c, i, u, model.total
 
-        def tick(n: int) -> None:
-            if progress is not None:
-                progress("accuracy", n, model.total)
 
-        c, i, u, _ = brute.decide_query(T, q, tick)
-        correct, incorrect, undecided = correct + c, incorrect + i, undecided + u
-    return correct, incorrect, undecided, model.total
+__all__ = ["CHECKER_VERSION", "Verdict", "brute_force_length", "check", "exact_accuracy", "replay"]

@@ -10,10 +10,10 @@ from fractions import Fraction
 
 import click
 import numpy as np
-
-from checker import CheckError, kernel, load_model
 from checker.brute import decide_inputs
 from checker.tables import path_tables
+
+from checker import CheckError, kernel, load_model
 from generators.progress import Bar
 
 ENUMERATE_LIMIT = 1 << 27  # inputs; past this `accuracy` asks for --sample
@@ -173,8 +173,7 @@ def strategies(as_json):
 @click.option("--json", "as_json", is_flag=True)
 def prove(model, strategy, out, as_json):
     """Search for a proof and write a certificate (untrusted; `check` verifies it)."""
-    from generators.strategies import STRATEGIES
-    from generators.strategies.cubic import UnsupportedModel
+    from generators.strategies import STRATEGIES, UnsupportedModel
 
     reg = STRATEGIES()
     if strategy not in reg:
@@ -218,6 +217,30 @@ def check(cert, model, as_json):
     from checker.__main__ import run
 
     sys.exit(run(cert, model, as_json))
+
+
+@main.command()
+@click.argument("cert", type=click.Path(exists=True, dir_okay=False))
+@click.option("--model", "model", type=click.Path(exists=True, dir_okay=False), default=None)
+def explain(cert, model):
+    """Print a certificate's trace as a proof outline (with --model: costs and conclusions)."""
+    from checker.cert import read_certificate
+    from checker.kernel import replay
+    from generators.explain import outline
+
+    try:
+        _, c = read_certificate(cert)
+        reports = None
+        if model is not None:
+            m = _load(model)
+            if c.model_sha256 != m.sha256:
+                _fail(f"{cert} is bound to another model ({c.model_sha256[:16]}...)", 1)
+            reports = replay(c, m).reports
+    except CheckError as exc:
+        where = f" at step {exc.step}" if exc.step else ""
+        _fail(f"REJECTED ({exc.reason.value}){where}: {exc.detail}", 1)
+    for line in outline(c, reports):
+        click.echo(line)
 
 
 if __name__ == "__main__":

@@ -1,57 +1,46 @@
-"""Proof strategies: each turns a model into a certificate (untrusted; the kernel re-checks).
+"""Proof strategies as data: one registry of configs, each a composition of kernel rules.
 
-A strategy is a function ``(model: checker.Model, progress) -> Proof``; ``STRATEGIES`` is the
-explicit registry used by ``mechproof strategies`` and ``mechproof prove``.
+A strategy is a frozen config with a ``family`` and a ``prove(model, progress) -> Proof``
+that lays out a trace with :class:`generators.trace.Trace`.  Names are derived once, from the
+config (``Config.name``); ``REGISTRY`` maps them to configs.  ``mechproof strategies`` and
+``mechproof prove`` read only this registry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from fractions import Fraction
-from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, Protocol
 
 from checker import Model
+from generators.trace import Progress, Proof
 
 
-@dataclass
-class Proof:
-    """What a strategy produces: the steps and arrays of a certificate and its claimed bound."""
-
-    strategy: str
-    bound: Fraction
-    steps: list[dict[str, Any]]
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-    notes: dict[str, Any] = field(default_factory=dict)
-
-    def write(self, path: str | Path, model_sha256: str) -> int:
-        """Write this proof as a certificate bound to ``model_sha256``; return its size."""
-        from certificates.writer import write
-
-        return write(
-            path,
-            model_sha256=model_sha256,
-            strategy=self.strategy,
-            bound=self.bound,
-            steps=self.steps,
-            arrays=self.arrays,
-        )
+class UnsupportedModel(ValueError):
+    """The strategy does not apply to this model (e.g. several heads)."""
 
 
-Progress = Callable[[str, int, int], None]
-Strategy = Callable[[Model, "Progress | None"], Proof]
+class Config(Protocol):
+    family: str
+    doc: str
+
+    @property
+    def name(self) -> str: ...
+
+    def prove(self, model: Model, progress: Progress | None = None) -> Proof: ...
 
 
-def _registry() -> dict[str, tuple[Strategy, str]]:
+def _configs() -> list[Any]:
     from generators.strategies import brute_force, cubic
 
-    return {
-        "brute-force": (brute_force.prove, "every input, exact tables, ball arithmetic"),
-        **{name: (fn, doc) for name, (fn, doc) in cubic.VARIANTS.items()},
-    }
+    return [brute_force.BruteForce(), *cubic.CONFIGS]
 
 
-STRATEGIES = _registry
+REGISTRY: dict[str, Any] = {c.name: c for c in _configs()}
+
+
+def STRATEGIES() -> dict[str, tuple[Callable[..., Proof], str]]:
+    """{name: (prove, doc)} (the older accessor; prefer REGISTRY)."""
+    return {name: (c.prove, c.doc) for name, c in REGISTRY.items()}
+
+
+__all__ = ["REGISTRY", "STRATEGIES", "Config", "Proof", "Progress", "UnsupportedModel"]

@@ -1,45 +1,31 @@
-"""Brute force: enumerate every input (any number of heads, biases).
+"""Brute force: every input decided (any number of heads, biases).
 
-Complexity: O(v^k k) per model on the fast path (one head), O(v^(k+1) k h) on the exact
-path.  Postcondition: bound = exact accuracy whenever no input is undecided.
-The claimed per-query counts are computed with the kernel's own evaluation (checker.brute):
-the generator's job here is only to lay out the trace.
+Trace: the factors and path tables of every head (rules ``factor``, ``matmul``, ``exp``),
+then one ``enumerate`` step per query token.  Complexity O(v^k k) per model on the one-head
+fast path, O(v^(k+1) k h) on the exact path.  Postcondition: bound = exact accuracy
+whenever no input is undecided.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
+from dataclasses import dataclass
 
-from checker import Model, brute
-from checker.tables import path_tables
-from generators.strategies import Progress, Proof
+from checker import Model
+from generators.trace import Progress, Proof, Trace
 
 
-def prove(model: Model, progress: Progress | None = None) -> Proof:
-    T = path_tables(model)
-    steps = [{"id": "tables", "rule": "path-tables", "args": {}, "claim": {}}]
-    proven = 0
-    undecided = 0
-    for q in range(model.v):
+@dataclass(frozen=True)
+class BruteForce:
+    family: str = "brute-force"
+    doc: str = "every input, exact tables, ball arithmetic"
 
-        def tick(n: int) -> None:
-            if progress is not None:
-                progress("prove brute-force", n, model.total)
+    @property
+    def name(self) -> str:
+        return "brute-force"
 
-        c, _, u, _ = brute.decide_query(T, q, tick)
-        proven += c
-        undecided += u
-        steps.append(
-            {
-                "id": f"q{q}",
-                "rule": "enumerate",
-                "args": {"tables": "tables", "query": q},
-                "claim": {"correct": c},
-            }
-        )
-    return Proof(
-        strategy="brute-force",
-        bound=Fraction(proven, model.total),
-        steps=steps,
-        notes={"undecided": undecided},
-    )
+    def prove(self, model: Model, progress: Progress | None = None) -> Proof:
+        t = Trace(model, progress)
+        eu, heads = t.path_tables()
+        for q in range(model.v):
+            t.enumerate(eu, heads, q)
+        return t.proof(self.name)

@@ -1,139 +1,76 @@
-"""The cubic family (paper §4.3.1, rebuilt division-free; lemmas in checker/cases.py).
+"""The cubic family (paper §4.3.1, rebuilt division-free), as compositions of kernel rules.
 
-For each query q the generator chooses, for every (max m, non-max count c), the token set
-G(q, m, c) of non-max tokens it claims are safe, and writes one ``position-cases`` step.
-Search (untrusted, uncounted): take every t < m whose *pure* case (all c non-max positions
-hold t) has a positive estimated bound, then ask the kernel's own bound for the mixture and
-drop the weakest token until the case is proven or G is empty.
+Trace: the factors and path tables of head 0; then, per variant,
+  paper      (``cubic``):            value(positions=worst), then margin per query;
+  positional (``cubic-positional``): value(positions=each), then margin per query;
+  paired     (``cubic-paired``):     paired per query (O(v^3 k) each: O(v^4 k) in all);
+then one ``cases`` step per query with the hinted token sets G(q, m, c) (and, for the
+``-split`` variants, the outlier tokens).  Search: generators.search.cases.
 
-Variants (the hint ``values``): ``cubic`` = the paper's pessimisation (direct path
-minimised over y on its own; each token's value paired with the positional value
-pessimised over positions); ``cubic-positional`` keeps the positional value per position
-(still O(v^3 k^2)); ``cubic-paired`` also pairs the direct path with each wrong logit y
-(O(v^4 k) table, tightest).
-
-Complexity: O(v^3 k^2) per model (``paired``: O(v^4 k)).  Precondition: one head.
+Complexity: O(v^3 k^2) per model (paired: O(v^4 k)).  Precondition: one head.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
+from dataclasses import dataclass
 
-import numpy as np
+from checker import Model
+from generators.search.cases import choose_sets, choose_split, tau_table
+from generators.strategies import UnsupportedModel
+from generators.trace import Progress, Proof, Trace
 
-from checker import Model, cases
-from checker import balls as B
-from checker.tables import path_tables
-from generators.strategies import Progress, Proof
-
-
-class UnsupportedModel(ValueError):
-    """The strategy does not apply to this model (e.g. several heads)."""
-
-
-def choose_sets(tau: B.Ball, q: int) -> np.ndarray:
-    """Return G as booleans [m, c, t]: the tokens whose mixtures the kernel will prove safe."""
-    v, k = tau.shape[0], tau.shape[1]
-    valid = cases.valid_cases(v, k, q)
-    ms = np.arange(v)
-    lo = B.lower(tau)
-    hi_mm = B.upper(tau)[ms, :, ms]  # [m, p]
-    base = B.lower(tau)[ms, :, ms][:, : k - 1].sum(axis=1) + lo[:, k - 1, q]
-    d = np.sort(lo[:, : k - 1, :] - hi_mm[:, : k - 1, None], axis=1)  # [m, p, t] ascending in p
-    csum = np.concatenate([np.zeros((v, 1, v)), np.cumsum(d, axis=1)], axis=1)  # [m, c, t]
-    pure = base[:, None, None] + csum  # [m, c, t]
-    allowed = valid[:, :, None] & (np.arange(v)[None, None, :] < ms[:, None, None])
-    sets = allowed & (pure > 0)
-    # Ask the kernel's bound; drop the weakest token from each failing case until it passes.
-    for _ in range(v):
-        ok = B.positive(cases.case_bounds(tau, q, sets))
-        bad = valid & ~ok & sets.any(axis=2)
-        bad[:, 0] = False
-        if not bad.any():
-            break
-        score = np.where(sets, pure, np.inf)
-        worst = score.argmin(axis=2)
-        mi, ci = np.nonzero(bad)
-        sets[mi, ci, worst[mi, ci]] = False
-    return sets
-
-
-def choose_split(tau: B.Ball, q: int, sets: np.ndarray) -> np.ndarray:
-    """Return the split hint [m, c, t]: outlier tokens t (not in G, t < m, c >= 1) whose
-    single occurrence among otherwise-G non-max tokens the kernel proves safe."""
-    v, k = tau.shape[0], tau.shape[1]
-    valid = cases.valid_cases(v, k, q)
-    ms = np.arange(v)
-    cand = valid[:, :, None] & (np.arange(v)[None, None, :] < ms[:, None, None]) & ~sets
-    cand[:, 0] = False
-    ok = B.positive(cases.split_bounds(tau, q, sets))
-    return cand & ok
-
-
-def _prove(
-    model: Model,
-    variant: cases.Variant,
-    name: str,
-    progress: Progress | None,
-    split: bool = False,
-) -> Proof:
-    if model.h != 1:
-        raise UnsupportedModel(
-            f"strategy {name} needs a one-head model; this model has {model.h} heads "
-            "(use brute-force)"
-        )
-    T = path_tables(model)
-    steps: list[dict] = [{"id": "tables", "rule": "path-tables", "args": {}, "claim": {}}]
-    arrays: dict[str, np.ndarray] = {}
-    proven = 0
-    parts, _ = cases.value_parts(T, variant)
-    for q in range(model.v):
-        tau, _ = cases.tau_table(T, q, variant, parts)
-        sets = choose_sets(tau, q)
-        hint = choose_split(tau, q, sets) if split else None
-        count, _, _ = cases.count_query(T, q, variant, parts, sets, f"q{q}", hint)
-        arrays[f"G{q}"] = np.packbits(sets, axis=2)
-        args = {"tables": "tables", "query": q, "values": variant, "sets": f"G{q}"}
-        if hint is not None:
-            arrays[f"S{q}"] = np.packbits(hint, axis=2)
-            args["split"] = f"S{q}"
-        steps.append(
-            {
-                "id": f"q{q}",
-                "rule": "position-cases",
-                "args": args,
-                "claim": {"correct": count},
-            }
-        )
-        proven += count
-        if progress is not None:
-            progress(f"prove {name}", 1, model.v)
-    return Proof(strategy=name, bound=Fraction(proven, model.total), steps=steps, arrays=arrays)
-
-
-def _make(variant: cases.Variant, name: str, split: bool = False):
-    def prove(model: Model, progress: Progress | None = None) -> Proof:
-        return _prove(model, variant, name, progress, split)
-
-    return prove
-
-
-VARIANTS = {
-    "cubic": (_make("paper", "cubic"), "the paper's cubic proof (pessimal ablation)"),
-    "cubic-positional": (
-        _make("positional", "cubic-positional"),
-        "cubic, positional value kept per position",
-    ),
-    "cubic-paired": (
-        _make("paired", "cubic-paired"),
-        "cubic, each wrong logit paired with its own token and position (O(v^4 k))",
-    ),
-    "cubic-positional-split": (
-        _make("positional", "cubic-positional-split", split=True),
-        "cubic-positional plus cases with one outlier token outside the proven set",
-    ),
-    "cubic-paired-split": (
-        _make("paired", "cubic-paired-split", split=True),
-        "cubic-paired plus cases with one outlier token outside the proven set",
-    ),
+DOCS = {
+    "paper": "the paper's cubic proof (pessimal ablation)",
+    "positional": "cubic, positional value kept per position",
+    "paired": "cubic, each wrong logit paired with its own token and position (O(v^4 k))",
 }
+
+
+@dataclass(frozen=True)
+class Cubic:
+    values: str = "paper"  # paper | positional | paired
+    split: bool = False
+    family: str = "cubic"
+
+    @property
+    def name(self) -> str:
+        base = "cubic" if self.values == "paper" else f"cubic-{self.values}"
+        return base + ("-split" if self.split else "")
+
+    @property
+    def doc(self) -> str:
+        extra = " plus cases with one outlier token outside the proven set" if self.split else ""
+        return DOCS[self.values] + extra
+
+    def prove(self, model: Model, progress: Progress | None = None) -> Proof:
+        if model.h != 1:
+            raise UnsupportedModel(
+                f"strategy {self.name} needs a one-head model; this model has {model.h} heads "
+                "(use brute-force)"
+            )
+        t = Trace(model)
+        eu, (head,) = t.path_tables(range(1))
+        if self.values != "paired":
+            val = t.value(head["evou"], head["pvou"], "worst" if self.values == "paper" else "each")
+        g, f = t.results[head["g"]].ball, t.results[head["f"]].ball
+        for q in range(model.v):
+            if self.values == "paired":
+                w = t.paired(eu, head["evou"], head["pvou"], q)
+            else:
+                w = t.margin(eu, val, q)
+            tau = tau_table(t.results[w].ball, g[q], f[q])
+            sets = choose_sets(tau, q)
+            split = choose_split(tau, q, sets) if self.split else None
+            t.cases(w, head["g"], head["f"], q, sets, split)
+            if progress is not None:
+                progress(f"prove {self.name}", 1, model.v)
+        return t.proof(self.name)
+
+
+CONFIGS = [
+    Cubic("paper"),
+    Cubic("positional"),
+    Cubic("paired"),
+    Cubic("positional", split=True),
+    Cubic("paired", split=True),
+]

@@ -1,0 +1,87 @@
+"""The kernel's vocabulary: the closed set of result types a step can produce.
+
+Every step of a certificate applies one rule and produces exactly one of these.  Each type
+states what the kernel has proved about the model (its *meaning*); a rule that consumes a
+result checks its type (the loop) and, for tensors, its meaning (the rule), so a certificate
+cannot pass one quantity off as another.  Only :class:`Count` adds to the proven total, and
+only through the loop's disjointness check (one count per query token).
+
+Meanings of tensors are terms over the model's factor tensors (rule ``factor``): a factor
+name such as ``EQ[0]``, a product ``A @ B`` or ``A @ B^T`` (rule ``matmul``), or ``rowexp(S)``
+(rule ``exp``).  The path tables of DESIGN.md §4 are products of factors, named below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from checker.balls import Ball
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """``ball`` contains, elementwise, the exact real tensor named by ``meaning``."""
+
+    meaning: str
+    ball: Ball
+
+
+@dataclass(frozen=True)
+class ValueBound:
+    """Query-independent value bound, indexed [m, p, t]: for every max token m, position p,
+    token t and wrong token y != m, the real numbers in ``ball[m, p, t]`` are all
+    <= Ev(t, y) + Pv(p, y) = (EVOU[t, m] - EVOU[t, y]) + (PVOU[p, m] - PVOU[p, y])."""
+
+    ball: Ball
+
+
+@dataclass(frozen=True)
+class MarginBound:
+    """Per-query margin bound, indexed [m, p, t]: for query ``query`` and every y != m, the
+    reals in ``ball[m, p, t]`` are all <= D_y + Ev(t, y) + Pv(p, y), D_y = EUPU[q, m] -
+    EUPU[q, y] (one head)."""
+
+    query: int
+    ball: Ball
+
+
+@dataclass(frozen=True)
+class Count:
+    """``correct`` inputs with last token ``query`` are proven correct (``incorrect`` /
+    ``undecided`` are informational: the rule found them certainly wrong / not decided)."""
+
+    query: int
+    correct: int
+    incorrect: int = 0
+    undecided: int = 0
+
+
+Result = Tensor | ValueBound | MarginBound | Count
+
+
+def eqke(h: int) -> str:
+    """EQKE_h = E_q W_Q W_K^T W_E^T (token part of the attention score) [v(q), v(t)]."""
+    return f"EQ[{h}] @ EK[{h}]^T"
+
+
+def eqkp(h: int) -> str:
+    """EQKP_h = E_q W_Q (W_pos W_K + b_K)^T (position part of the score) [v(q), k(p)]."""
+    return f"EQ[{h}] @ PK[{h}]^T"
+
+
+def evou(h: int) -> str:
+    """EVOU_h = W_E W_V W_O W_U (token part of the value) [v(t), v(y)]."""
+    return f"EV[{h}] @ OU[{h}]"
+
+
+def pvou(h: int) -> str:
+    """PVOU_h = (W_pos W_V + b_V) W_O W_U (position part of the value) [k(p), v(y)]."""
+    return f"PV[{h}] @ OU[{h}]"
+
+
+EUPU = "EU"  # direct path E_q W_U + b_O W_U + b_U  [v(q), v(y)]
+
+
+def rowexp(meaning: str) -> str:
+    """exp((S[q, j] - s_q) / sqrt(d_head)) for a constant s_q per row q (rule ``exp``)."""
+    return f"rowexp({meaning})"

@@ -1,0 +1,24 @@
+"""The closed registry of kernel rules: one module per rule, listed explicitly (no lookup of
+rules by building names from strings).  Each module defines
+
+  NAME   the rule's name in certificates;
+  LEMMA  the lemma it applies, in one line (``mechproof explain`` prints it);
+  CITES  role -> the result type each cited step must have (a list means one per head);
+  ARGS   hint -> its kind (see checker.kernel.decode_arg); a trailing '?' marks it optional;
+  CLAIM  the claim keys a step must carry (count rules: exactly {'correct'});
+  work(model, cites, args) -> the elements of work it will do, checked before it runs;
+  apply(model, cites, args, tick) -> its result (a checker.facts type).
+
+The docstring of each module states the lemma with its proof sketch and NB lines for what
+is deliberately not checked.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from checker.rules import cases, enumerate, exp, factor, margin, matmul, paired, value
+
+RULES: dict[str, ModuleType] = {
+    m.NAME: m for m in (factor, matmul, exp, enumerate, value, margin, paired, cases)
+}

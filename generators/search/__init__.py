@@ -1,0 +1,1 @@
+"""Proof search heuristics shared by the strategies (untrusted, uncounted: results are hints)."""

@@ -1,0 +1,162 @@
+"""The trace builder: the one place outside the kernel where rule and argument names appear.
+
+A :class:`Trace` builds a version-2 certificate step by step.  Each method mirrors one kernel
+rule (``checker.rules``), appends the step, and evaluates it with the kernel's own rule
+function, so the generator can read every result (to choose hints) and every claim it writes
+is the value the kernel will re-derive.  Untrusted: the kernel replays everything anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from checker import Model
+from checker.facts import Count, Result
+from checker.rules import RULES
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Proof:
+    """What a strategy produces: the steps and arrays of a certificate and its claimed bound."""
+
+    strategy: str
+    bound: Fraction
+    steps: list[dict[str, Any]]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+    semantics: str = "real"
+
+    def encode(self, model_sha256: str) -> bytes:
+        """Return this proof as certificate bytes bound to ``model_sha256``."""
+        from certificates.writer import encode
+
+        return encode(
+            model_sha256=model_sha256,
+            strategy=self.strategy,
+            bound=self.bound,
+            steps=self.steps,
+            arrays=self.arrays,
+            semantics=self.semantics,
+        )
+
+    def write(self, path: str | Path, model_sha256: str) -> int:
+        """Write this proof as a certificate bound to ``model_sha256``; return its size."""
+        data = self.encode(model_sha256)
+        Path(path).write_bytes(data)
+        return len(data)
+
+
+class Trace:
+    """A certificate under construction for ``model``; methods return step ids."""
+
+    def __init__(self, model: Model, progress: Progress | None = None) -> None:
+        self.model = model
+        self.progress = progress
+        self.steps: list[dict[str, Any]] = []
+        self.arrays: dict[str, np.ndarray] = {}
+        self.results: dict[str, Result] = {}
+        self.proven = 0
+        self.undecided = 0
+
+    def step(self, rule: str, sid: str, cite: dict[str, Any], args: dict[str, Any]) -> str:
+        """Append one step of ``rule`` and evaluate it with the kernel's rule; return ``sid``."""
+        mod = RULES[rule]
+        cites = {
+            r: [self.results[i] for i in c] if isinstance(c, list) else self.results[c]
+            for r, c in cite.items()
+        }
+        kinds = {a.rstrip("?"): kind for a, kind in mod.ARGS.items()}
+        decoded = {a: self._unpack(x) if kinds[a] == "bits" else x for a, x in args.items()}
+
+        def tick(n: int, total: int) -> None:
+            if self.progress is not None:
+                self.progress(f"prove {rule}", n, total)
+
+        res = mod.apply(self.model, cites, decoded, tick)
+        self.results[sid] = res
+        claim: dict[str, Any] = {}
+        if isinstance(res, Count):
+            claim = {"correct": res.correct}
+            self.proven += res.correct
+            self.undecided += res.undecided
+        self.steps.append({"id": sid, "rule": rule, "cite": cite, "args": args, "claim": claim})
+        return sid
+
+    def _unpack(self, name: str) -> np.ndarray:
+        return np.unpackbits(self.arrays[name], axis=2, count=self.model.v).astype(bool)
+
+    def bits(self, name: str, mask: np.ndarray) -> str:
+        """Store a boolean [v, k, v] hint as a packed u1 array; return its name."""
+        self.arrays[name] = np.packbits(mask.astype(bool), axis=2)
+        return name
+
+    # ---- one method per kernel rule --------------------------------------------------------
+
+    def factor(self, name: str, head: int = 0) -> str:
+        sid = name if name == "EU" else f"{name}{head}"
+        return self.step("factor", sid, {}, {"name": name, "head": head})
+
+    def matmul(self, a: str, b: str, transpose_b: bool = False, sid: str | None = None) -> str:
+        sid = sid or f"{a}.{b}{'T' if transpose_b else ''}"
+        return self.step("matmul", sid, {"a": a, "b": b}, {"transpose_b": transpose_b})
+
+    def exp(self, scores: str) -> str:
+        return self.step("exp", f"exp.{scores}", {"scores": scores}, {})
+
+    def enumerate(self, eupu: str, heads: list[dict[str, str]], query: int) -> str:
+        cite = {"eupu": eupu, **{r: [h[r] for h in heads] for r in ("evou", "pvou", "g", "f")}}
+        return self.step("enumerate", f"q{query}", cite, {"query": query})
+
+    def value(self, evou: str, pvou: str, positions: str) -> str:
+        cite = {"evou": evou, "pvou": pvou}
+        return self.step("value", f"value.{positions}", cite, {"positions": positions})
+
+    def margin(self, eupu: str, value: str, query: int) -> str:
+        return self.step("margin", f"w{query}", {"eupu": eupu, "value": value}, {"query": query})
+
+    def paired(self, eupu: str, evou: str, pvou: str, query: int) -> str:
+        cite = {"eupu": eupu, "evou": evou, "pvou": pvou}
+        return self.step("paired", f"w{query}", cite, {"query": query})
+
+    def cases(
+        self, margin: str, g: str, f: str, query: int, sets: np.ndarray, split: np.ndarray | None
+    ) -> str:
+        args = {"sets": self.bits(f"G{query}", sets)}
+        if split is not None:
+            args["split"] = self.bits(f"S{query}", split)
+        return self.step("cases", f"q{query}", {"margin": margin, "g": g, "f": f}, args)
+
+    # ---- common compositions ---------------------------------------------------------------
+
+    def path_tables(self, heads: range | None = None) -> tuple[str, list[dict[str, str]]]:
+        """Build EU and, per head, EVOU, PVOU and the exps g, f; return (EU, per-head ids)."""
+        eu = self.factor("EU")
+        out = []
+        for h in heads if heads is not None else range(self.model.h):
+            eq, ek, pk, ev, pv, ou = (
+                self.factor(n, h) for n in ("EQ", "EK", "PK", "EV", "PV", "OU")
+            )
+            out.append(
+                {
+                    "evou": self.matmul(ev, ou, sid=f"EVOU{h}"),
+                    "pvou": self.matmul(pv, ou, sid=f"PVOU{h}"),
+                    "g": self.exp(self.matmul(eq, ek, True, sid=f"EQKE{h}")),
+                    "f": self.exp(self.matmul(eq, pk, True, sid=f"EQKP{h}")),
+                }
+            )
+        return eu, out
+
+    def proof(self, strategy: str, **notes: Any) -> Proof:
+        """The finished certificate, claiming proven / v^k."""
+        bound = Fraction(self.proven, self.model.total)
+        return Proof(
+            strategy, bound, self.steps, self.arrays, {"undecided": self.undecided, **notes}
+        )
