@@ -1,8 +1,9 @@
 """Deliberately unsound ("lying") proof generators, and the adversarial models that expose them.
 
 DESIGN.md §7: each liar below reasons with a lemma the kernel does not have (or miscounts),
-writes a well-formed certificate with ``certificates/writer.py`` exactly as an honest
-generator would, and claims more than it may.  ``checker.kernel.check`` must reject every
+lays out a well-formed version-2 trace with :class:`generators.trace.Trace` exactly as an
+honest generator would, edits only the claim, hint, citation or bound its lie needs, and
+claims more than it may.  ``checker.kernel.check`` must reject every
 one of them with the specific :class:`checker.Reason` listed in :data:`LIARS`.  The
 adversarial models built by :func:`table_model` make each lie a *real* lie: on at least one
 of them the liar's claimed bound exceeds the model's exact accuracy (tests/test_lying.py).
@@ -14,19 +15,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from checker import Model, Reason, cases, load_model
+from checker import Model, Reason, load_model
 from checker import balls as B
-from checker.tables import Tables, path_tables
-from generators.strategies import Proof
-from generators.strategies.brute_force import prove as brute_prove
-from generators.strategies.cubic import choose_sets
+from checker import lemmas as L
+from checker.facts import MarginBound, Tensor
+from checker.rules import RULES
+from checker.rules import enumerate as en
+from generators.search.cases import choose_sets, choose_split, tau_table
+from generators.strategies.brute_force import BruteForce
 from generators.tinymodels import write_model
+from generators.trace import Proof, Trace
 
 # ---- adversarial models with prescribed path tables ----------------------------------------
 
@@ -164,59 +169,82 @@ def tie_model(path: Path, v: int = 3, k: int = 3, heads: int = 1) -> Path:
 
 
 # ---- the liars ------------------------------------------------------------------------------
+#
+# Every liar lays out a version-2 trace with generators.trace.Trace, as an honest strategy
+# does (so each step is well-formed and every claim the liar does not lie about is the
+# kernel's own value), then edits the one thing its unsound reasoning changes: a claimed
+# count, a hint array, a citation, a tensor claim or the header bound.
+
+PerQuery = Callable[[Trace, int, str, B.Ball], tuple[np.ndarray, int]]
 
 
-def _step(q: int, variant: str, count: int) -> dict:
-    return {
-        "id": f"q{q}",
-        "rule": "position-cases",
-        "args": {"tables": "tables", "query": q, "values": variant, "sets": f"G{q}"},
-        "claim": {"correct": int(count)},
-    }
+def _proof(t: Trace, name: str, claimed: int) -> Proof:
+    """The liar's certificate: the trace's steps and arrays, claiming ``claimed`` / v^k."""
+    total = t.model.total
+    return Proof(name, Fraction(min(max(claimed, 0), total), total), t.steps, t.arrays)
 
 
-def _cubic_proof(
-    model: Model, name: str, variant: str, per_query: Callable[[int], tuple[np.ndarray, int]]
-) -> Proof:
-    """Assemble a position-cases certificate from per-query (sets [m, c, t], claimed count)."""
-    steps: list[dict] = [{"id": "tables", "rule": "path-tables", "args": {}, "claim": {}}]
-    arrays: dict[str, np.ndarray] = {}
-    total = 0
+def _cubic_liar(model: Model, name: str, values: str, per_query: PerQuery) -> Proof:
+    """A cubic-family trace (head 0; ``values`` paper | positional | paired) whose ``cases``
+    step for query q carries the sets and the claimed count of ``per_query(t, q, w, tau)``
+    (w the margin step's id, tau the kernel's tau table for q)."""
+    t = Trace(model)
+    eu, (head,) = t.path_tables(range(1))
+    val = ""
+    if values != "paired":
+        val = t.value(head["evou"], head["pvou"], "worst" if values == "paper" else "each")
+    g, f = t.results[head["g"]].ball, t.results[head["f"]].ball
+    claimed = 0
     for q in range(model.v):
-        sets, count = per_query(q)
-        arrays[f"G{q}"] = np.packbits(sets, axis=2)
-        steps.append(_step(q, variant, count))
-        total += count
-    return Proof(name, Fraction(min(total, model.total), model.total), steps, arrays)
+        if values == "paired":
+            w = t.paired(eu, head["evou"], head["pvou"], q)
+        else:
+            w = t.margin(eu, val, q)
+        sets, count = per_query(t, q, w, tau_table(t.results[w].ball, g[q], f[q]))
+        t.cases(w, head["g"], head["f"], q, sets, None)
+        t.steps[-1]["claim"]["correct"] = int(count)
+        claimed += int(count)
+    return _proof(t, name, claimed)
 
 
 def _allowed(v: int, k: int, q: int) -> np.ndarray:
     """Booleans [m, c, t]: hint bits the kernel admits (valid case, t < m)."""
-    valid = cases.valid_cases(v, k, q)
+    valid = L.valid_cases(v, k, q)
     return valid[:, :, None] & (np.arange(v)[None, None, :] < np.arange(v)[:, None, None])
 
 
 def _count(sets: np.ndarray, proven: np.ndarray, k: int, q: int) -> int:
-    """C(k-1, c) |G|^c summed over the (m, c) cases marked proven (the count lemma)."""
+    """C(k-1, c) |G|^c summed over the (m, c) cases marked proven (the count lemma), with
+    the kernel's convention that a case with G empty and c > 0 is empty."""
     v = sets.shape[0]
-    valid = cases.valid_cases(v, k, q)
     sizes = sets.sum(axis=2)
-    n = 0
-    for m, c in zip(*np.nonzero(proven & valid), strict=True):
-        if c == 0 or sizes[m, c] > 0:
-            n += math.comb(k - 1, int(c)) * int(sizes[m, c]) ** int(c)
-    return n
+    counted = L.valid_cases(v, k, q) & ((sizes > 0) | (np.arange(k)[None, :] == 0))
+    return L.count_cases(k, sizes, proven & counted)
+
+
+def _singleton_bounds(tau: B.Ball, q: int, v: int, k: int) -> np.ndarray:
+    """Booleans [m, c, t]: the kernel's bound for G = {t} alone is certainly positive."""
+    allowed = _allowed(v, k, q)
+    out = np.zeros((v, k, v), dtype=bool)
+    for t in range(v):
+        sets = allowed & (np.arange(v)[None, None, :] == t)
+        out[:, :, t] = B.positive(L.case_bounds(tau, q, sets)) & allowed[:, :, t]
+    return out
+
+
+def _proven(tau: B.Ball, q: int, sets: np.ndarray) -> np.ndarray:
+    """Booleans [m, c]: the kernel's bound proves case (m, c) with these sets."""
+    return B.positive(L.case_bounds(tau, q, sets))
 
 
 def liar_max_attention(model: Model) -> Proof:
     """(a) Assume attention is entirely on the max token: the case (q, m, *) is "proven" when
     the max token's own value beats every wrong logit, whatever the other tokens are, and
     G = every t < m.  Ignores the non-max tokens' (and the query's) values."""
-    T = path_tables(model)
     v, k = model.v, model.k
-    eu, ev, pv = T.EUPU.mid, T.EVOU.mid[0], T.PVOU.mid[0]
 
-    def per_query(q: int) -> tuple[np.ndarray, int]:
+    def per_query(t: Trace, q: int, w: str, tau: B.Ball) -> tuple[np.ndarray, int]:
+        eu, ev, pv = (t.results[i].ball.mid for i in ("EU", "EVOU0", "PVOU0"))
         sets = _allowed(v, k, q)
         proven = np.zeros((v, k), dtype=bool)
         for m in range(q, v):
@@ -226,17 +254,7 @@ def liar_max_attention(model: Model) -> Proof:
             proven[m] = val > 0
         return sets, _count(sets, proven, k, q)
 
-    return _cubic_proof(model, "liar-max-attention", "paper", per_query)
-
-
-def _singleton_bounds(tau: B.Ball, q: int, v: int, k: int) -> np.ndarray:
-    """Booleans [m, c, t]: the kernel's bound for G = {t} alone is certainly positive."""
-    allowed = _allowed(v, k, q)
-    out = np.zeros((v, k, v), dtype=bool)
-    for t in range(v):
-        sets = allowed & (np.arange(v)[None, None, :] == t)
-        out[:, :, t] = B.positive(cases.case_bounds(tau, q, sets)) & allowed[:, :, t]
-    return out
+    return _cubic_liar(model, "liar-max-attention", "paper", per_query)
 
 
 def liar_mixture(model: Model) -> Proof:
@@ -244,20 +262,16 @@ def liar_mixture(model: Model) -> Proof:
     *pure* case (every non-max position holds t) is proven with the positional values, and
     claim every mixture of those tokens without bounding the mixture.  The pure-token lemma
     needs position-independent values; with per-position values the argmin token can differ
-    between positions (tests/lying.py: mixture_trap)."""
-    T = path_tables(model)
+    between positions (mixture_trap)."""
     v, k = model.v, model.k
-    parts, _ = cases.value_parts(T, "positional")
 
-    def per_query(q: int) -> tuple[np.ndarray, int]:
-        tau, _ = cases.tau_table(T, q, "positional", parts)
+    def per_query(t: Trace, q: int, w: str, tau: B.Ball) -> tuple[np.ndarray, int]:
         sets = _singleton_bounds(tau, q, v, k)
-        base = B.positive(cases.case_bounds(tau, q, np.zeros((v, k, v), dtype=bool)))
         proven = sets.any(axis=2)
-        proven[:, 0] = base[:, 0]
+        proven[:, 0] = _proven(tau, q, np.zeros((v, k, v), dtype=bool))[:, 0]
         return sets, _count(sets, proven, k, q)
 
-    return _cubic_proof(model, "liar-mixture", "positional", per_query)
+    return _cubic_liar(model, "liar-mixture", "positional", per_query)
 
 
 def liar_best_positions(model: Model) -> Proof:
@@ -265,12 +279,9 @@ def liar_best_positions(model: Model) -> Proof:
     case holding t at its c *best* positions is proven (the c largest tau(p, t) - tau(p, m)),
     and every placement of G's tokens is claimed.  The kernel's lemma needs each token bounded
     at the positions where it does worst."""
-    T = path_tables(model)
     v, k = model.v, model.k
-    parts, _ = cases.value_parts(T, "positional")
 
-    def per_query(q: int) -> tuple[np.ndarray, int]:
-        tau, _ = cases.tau_table(T, q, "positional", parts)
+    def per_query(t: Trace, q: int, w: str, tau: B.Ball) -> tuple[np.ndarray, int]:
         lo, ms = B.lower(tau), np.arange(v)
         base = lo[ms, :, ms][:, : k - 1].sum(axis=1) + lo[:, k - 1, q]  # [m]
         gain = lo[:, : k - 1, :] - B.upper(tau)[ms, :, ms][:, : k - 1, None]  # [m, p, t]
@@ -278,126 +289,98 @@ def liar_best_positions(model: Model) -> Proof:
         csum = np.concatenate([np.zeros((v, 1, v)), np.cumsum(best, axis=1)], axis=1)
         sets = _allowed(v, k, q) & (base[:, None, None] + csum > 0)
         proven = sets.any(axis=2)
-        proven[:, 0] = B.positive(cases.case_bounds(tau, q, sets))[:, 0]
+        proven[:, 0] = _proven(tau, q, sets)[:, 0]
         return sets, _count(sets, proven, k, q)
 
-    return _cubic_proof(model, "liar-best-positions", "positional", per_query)
+    return _cubic_liar(model, "liar-best-positions", "positional", per_query)
 
 
-def _proven(tau: B.Ball, q: int, sets: np.ndarray) -> np.ndarray:
-    """Booleans [m, c]: the kernel's bound proves case (m, c) with these sets (G non-empty
-    unless c = 0, as the kernel counts)."""
-    k = tau.shape[1]
-    counted = sets.any(axis=2) | (np.arange(k)[None, :] == 0)
-    return B.positive(cases.case_bounds(tau, q, sets)) & counted
+def _failing_sets(tau: B.Ball, q: int, v: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(honest sets, sets plus every failing token in each proven case, the count with them)."""
+    sets = choose_sets(tau, q)
+    proven = _proven(tau, q, sets)
+    failing = _allowed(v, k, q) & ~_singleton_bounds(tau, q, v, k)
+    failing[:, 0] = False
+    more = sets | (failing & proven[:, :, None])
+    return sets, more, _count(more, proven, k, q)
 
 
 def liar_failing_token(model: Model) -> Proof:
     """(c) Count tokens whose bound failed: the honest ``cubic-paired`` sets, plus, in every
     proven case, every token whose own (pure) bound is not positive; claim C(k-1, c) |G|^c."""
-    T = path_tables(model)
-    v, k = model.v, model.k
 
-    def per_query(q: int) -> tuple[np.ndarray, int]:
-        tau, _ = cases.tau_table(T, q, "paired", None)
-        sets = choose_sets(tau, q)
-        proven = _proven(tau, q, sets)
-        failing = _allowed(v, k, q) & ~_singleton_bounds(tau, q, v, k)
-        failing[:, 0] = False
-        sets = sets | (failing & proven[:, :, None])
-        return sets, _count(sets, proven, k, q)
+    def per_query(t: Trace, q: int, w: str, tau: B.Ball) -> tuple[np.ndarray, int]:
+        _, more, count = _failing_sets(tau, q, model.v, model.k)
+        return more, count
 
-    return _cubic_proof(model, "liar-failing-token", "paired", per_query)
+    return _cubic_liar(model, "liar-failing-token", "paired", per_query)
 
 
 def liar_failing_token_in_bound(model: Model) -> Proof:
     """(c') The bookkeeping form of (c): every step is honest (the sets and claims of
     ``cubic-paired``, which the kernel re-derives), but the header bound also counts the
     inputs (c) would have added with its failing tokens."""
-    T = path_tables(model)
-    v, k = model.v, model.k
     extra = 0
 
-    def per_query(q: int) -> tuple[np.ndarray, int]:
+    def per_query(t: Trace, q: int, w: str, tau: B.Ball) -> tuple[np.ndarray, int]:
         nonlocal extra
-        tau, _ = cases.tau_table(T, q, "paired", None)
-        sets = choose_sets(tau, q)
-        count, _, _ = cases.count_query(T, q, "paired", None, sets, f"q{q}")
-        proven = _proven(tau, q, sets)
-        failing = _allowed(v, k, q) & ~_singleton_bounds(tau, q, v, k)
-        failing[:, 0] = False
-        extra += _count(sets | (failing & proven[:, :, None]), proven, k, q) - count
-        return sets, count
+        sets, _, lying = _failing_sets(tau, q, model.v, model.k)
+        honest = _count(sets, _proven(tau, q, sets), model.k, q)
+        extra += lying - honest
+        return sets, honest
 
-    proof = _cubic_proof(model, "liar-failing-token-in-bound", "paired", per_query)
-    proven = int(proof.bound * model.total)
-    proof.bound = Fraction(min(proven + extra, model.total), model.total)
+    proof = _cubic_liar(model, "liar-failing-token-in-bound", "paired", per_query)
+    claimed = int(proof.bound * model.total) + extra
+    proof.bound = Fraction(min(claimed, model.total), model.total)
     return proof
 
 
 def liar_half_direct(model: Model) -> Proof:
     """(d) Halve the direct-path (residual) term where it hurts: the paper's cubic with
-    w(t, p) = min_y D_y / 2 + EP(t) instead of min_y D_y + EP(t) when min_y D_y < 0."""
-    T = path_tables(model)
-    parts, _ = cases.value_parts(T, "paper")
-    eu = T.EUPU
+    w = min_y D_y / 2 + W instead of min_y D_y + W when min_y D_y < 0 (sets and counts
+    from that tau; the margin step itself is honest, so the count claims do not match)."""
 
-    def per_query(q: int) -> tuple[np.ndarray, int]:
-        w, _ = cases.value_table(T, q, "paper", parts)  # [m, p, t]
-        D = B.sub(B.Ball(eu.mid[q][:, None], eu.rad[q][:, None]), B.Ball(eu.mid[q], eu.rad[q]))
-        dmin = cases._min_excluding_m(D, axis=1)  # [m]
+    def per_query(t: Trace, q: int, w: str, tau: B.Ball) -> tuple[np.ndarray, int]:
+        eu = t.results["EU"].ball
+        dmin = L.min_wrong(B.sub(eu[q][:, None], eu[q][None, :]), 1)  # [m]
         gain = np.maximum(-0.5 * dmin.mid, 0.0)[:, None, None]
-        w_lie = B.add(w, B.exact(np.broadcast_to(gain, w.shape).copy()))
-        f = B.Ball(T.f.mid[0, q][None, :, None], T.f.rad[0, q][None, :, None])
-        g = B.Ball(T.g.mid[0, q][None, None, :], T.g.rad[0, q][None, None, :])
-        tau = B.mul(B.mul(f, g), w_lie)
-        sets = choose_sets(tau, q)
-        return sets, _count(sets, _proven(tau, q, sets), model.k, q)
+        wb = t.results[w].ball
+        w_lie = B.add(wb, B.exact(np.broadcast_to(gain, wb.shape).copy()))
+        g, f = t.results["exp.EQKE0"].ball, t.results["exp.EQKP0"].ball
+        lie = tau_table(w_lie, g[q], f[q])
+        sets = choose_sets(lie, q)
+        return sets, _count(sets, _proven(lie, q, sets), model.k, q)
 
-    return _cubic_proof(model, "liar-half-direct", "paper", per_query)
-
-
-def head0(T: Tables) -> Tables:
-    """The tables of head 0 alone (what a liar ignoring the other heads works with)."""
-
-    def first(b: B.Ball) -> B.Ball:
-        return B.Ball(b.mid[:1], b.rad[:1])
-
-    return replace(
-        T,
-        EQKE=first(T.EQKE),
-        EQKP=first(T.EQKP),
-        EVOU=first(T.EVOU),
-        PVOU=first(T.PVOU),
-        g=first(T.g),
-        f=first(T.f),
-    )
+    return _cubic_liar(model, "liar-half-direct", "paper", per_query)
 
 
 def liar_ignore_heads(model: Model) -> Proof:
-    """(g) Apply the one-head cubic lemma to a multi-head model, ignoring every head but 0."""
-    T0 = head0(path_tables(model))
+    """(g) Apply the one-head cubic lemma to a multi-head model, ignoring every head but 0
+    (the trace is the honest ``cubic-paired`` one of head 0; the kernel's ``cases`` rule
+    covers one-head models only)."""
 
-    def per_query(q: int) -> tuple[np.ndarray, int]:
-        tau, _ = cases.tau_table(T0, q, "paired", None)
+    def per_query(t: Trace, q: int, w: str, tau: B.Ball) -> tuple[np.ndarray, int]:
         sets = choose_sets(tau, q)
-        count, _, _ = cases.count_query(T0, q, "paired", None, sets, f"q{q}")
-        return sets, count
+        return sets, _count(sets, _proven(tau, q, sets), model.k, q)
 
-    return _cubic_proof(model, "liar-ignore-heads", "paired", per_query)
+    return _cubic_liar(model, "liar-ignore-heads", "paired", per_query)
 
 
-def _brute(model: Model) -> tuple[Proof, list[int]]:
-    proof = brute_prove(model)
-    counts = [int(s["claim"]["correct"]) for s in proof.steps if s["rule"] == "enumerate"]
+def _brute(model: Model) -> tuple[Proof, dict[int, int]]:
+    """The honest brute-force proof and {step index: claimed count} of its enumerate steps."""
+    proof = BruteForce().prove(model)
+    counts = {
+        i: int(s["claim"]["correct"]) for i, s in enumerate(proof.steps) if s["rule"] == "enumerate"
+    }
     return proof, counts
 
 
 def liar_brute_plus_one(model: Model) -> Proof:
     """(e) Brute force claiming one more correct input than there is (step claim and bound)."""
     proof, counts = _brute(model)
-    q = next((i for i, c in enumerate(counts) if c < model.v ** (model.k - 1)), 0)
-    proof.steps[1 + q]["claim"]["correct"] += 1
+    full = model.v ** (model.k - 1)
+    i = next((i for i, c in counts.items() if c < full), next(iter(counts)))
+    proof.steps[i]["claim"]["correct"] += 1
     proof.bound = min(proof.bound + Fraction(1, model.total), Fraction(1))
     return proof
 
@@ -413,11 +396,169 @@ def liar_double_count(model: Model) -> Proof:
     """(f) Cover the best query twice and drop the worst one: no single claim is wrong, but
     the counted inputs overlap."""
     proof, counts = _brute(model)
-    best, worst = int(np.argmax(counts)), int(np.argmin(counts))
-    dup = dict(proof.steps[1 + best], id="again")
-    proof.steps = [s for i, s in enumerate(proof.steps) if i != 1 + worst] + [dup]
-    proof.bound = Fraction(sum(counts) - counts[worst] + counts[best], model.total)
+    best = max(counts, key=lambda i: counts[i])
+    worst = min(counts, key=lambda i: counts[i])
+    dup = dict(proof.steps[best], id="again")
+    proof.steps = [s for i, s in enumerate(proof.steps) if i != worst] + [dup]
+    proof.bound = Fraction(sum(counts.values()) - counts[worst] + counts[best], model.total)
     return proof
+
+
+# ---- liars the trace structure makes possible ----------------------------------------------
+
+
+def liar_head0_for_all_heads(model: Model) -> Proof:
+    """(h) Wrong meaning: brute force on a multi-head model that cites head 0's tables for
+    every head (as if every head attended and copied like head 0).  ``enumerate`` must
+    cite EVOU_h, PVOU_h and the exps of head h in position h (bad-reference)."""
+    t = Trace(model)
+    eu, (h0,) = t.path_tables(range(1))
+    heads = [h0] * model.h
+    T = en.Tables(
+        t.results[eu].ball,
+        *(en._stack([t.results[h[r]].ball for h in heads]) for r in ("evou", "pvou", "g", "f")),
+    )
+    claimed = 0
+    for q in range(model.v):
+        res = en.decide(model, T, q)
+        cite = {"eupu": eu, **{r: [h[r] for h in heads] for r in ("evou", "pvou", "g", "f")}}
+        t.steps.append(
+            {
+                "id": f"q{q}",
+                "rule": "enumerate",
+                "cite": cite,
+                "args": {"query": q},
+                "claim": {"correct": res.correct},
+            }
+        )
+        claimed += res.correct
+    return _proof(t, "liar-head0-for-all-heads", claimed)
+
+
+def liar_eqkp_for_eqke(model: Model) -> Proof:
+    """(i) Wrong meaning: the cubic ``cases`` step cites the positional attention table
+    rowexp(EQKP) where the token table rowexp(EQKE) is required (possible when v = k: the
+    shapes agree), so attention is taken as depending on positions only.  Counts are the
+    kernel's ``cases`` function on those inputs (bad-reference)."""
+    if model.v != model.k:
+        raise ValueError("liar eqkp-for-eqke: needs v = k (the two tables' shapes must agree)")
+    t = Trace(model)
+    eu, (head,) = t.path_tables(range(1))
+    g, f = t.results[head["f"]].ball, t.results[head["f"]].ball
+    claimed = 0
+    for q in range(model.v):
+        w = t.paired(eu, head["evou"], head["pvou"], q)
+        sets = choose_sets(tau_table(t.results[w].ball, g[q], f[q]), q)
+        t.cases(w, head["f"], head["f"], q, sets, None)
+        claimed += int(t.steps[-1]["claim"]["correct"])
+    return _proof(t, "liar-eqkp-for-eqke", claimed)
+
+
+def liar_value_as_margin(model: Model) -> Proof:
+    """(j) Wrong type: the ``cases`` steps cite the query-independent ValueBound (positions
+    kept) as if it were the per-query MarginBound, dropping the direct path D_y.  Counts are
+    the kernel's ``cases`` function on that bound (bad-reference: a MarginBound is needed)."""
+    t = Trace(model)
+    eu, (head,) = t.path_tables(range(1))
+    val = t.value(head["evou"], head["pvou"], "each")
+    g, f = t.results[head["g"]].ball, t.results[head["f"]].ball
+    W = t.results[val].ball
+    claimed = 0
+    for q in range(model.v):
+        sets = choose_sets(tau_table(W, g[q], f[q]), q)
+        name = t.bits(f"G{q}", sets)
+        cites: dict[str, Any] = {
+            "margin": MarginBound(q, W),
+            "g": t.results[head["g"]],
+            "f": t.results[head["f"]],
+        }
+        res = RULES["cases"].apply(model, cites, {"sets": sets}, lambda n, total: None)
+        t.steps.append(
+            {
+                "id": f"q{q}",
+                "rule": "cases",
+                "cite": {"margin": val, "g": head["g"], "f": head["f"]},
+                "args": {"sets": name},
+                "claim": {"correct": res.correct},
+            }
+        )
+        claimed += res.correct
+    return _proof(t, "liar-value-as-margin", claimed)
+
+
+def liar_other_query_margin(model: Model) -> Proof:
+    """(k) A count citing a margin for another query: every query's ``cases`` step cites the
+    margin bound (and sets) of the query the honest ``cubic-paired`` proof does best on, and
+    claims that query's count for each of the v queries.  The kernel counts a MarginBound's
+    own query, so the second such step covers a query already counted (overlap)."""
+    t = Trace(model)
+    eu, (head,) = t.path_tables(range(1))
+    g, f = t.results[head["g"]].ball, t.results[head["f"]].ball
+    best, best_n, best_sets = 0, -1, None
+    paired = {"eupu": t.results[eu], **{r: t.results[head[r]] for r in ("evou", "pvou")}}
+    for q in range(model.v):  # search (not written): the honest count per query
+        w = RULES["paired"].apply(model, paired, {"query": q}, None)
+        sets = choose_sets(tau_table(w.ball, g[q], f[q]), q)
+        n = _count(sets, _proven(tau_table(w.ball, g[q], f[q]), q, sets), model.k, q)
+        if n > best_n:
+            best, best_n, best_sets = q, n, sets
+    w = t.paired(eu, head["evou"], head["pvou"], best)
+    name = t.bits(f"G{best}", best_sets)
+    for q in range(model.v):
+        t.steps.append(
+            {
+                "id": f"q{q}",
+                "rule": "cases",
+                "cite": {"margin": w, "g": head["g"], "f": head["f"]},
+                "args": {"sets": name},
+                "claim": {"correct": best_n},
+            }
+        )
+    return _proof(t, "liar-other-query-margin", best_n * model.v)
+
+
+def liar_claimed_direct_path(model: Model) -> Proof:
+    """(l) A tensor claim that does not enclose the kernel's: the EU step claims the direct
+    path halved (mid/2, radius 0), and the brute-force counts are computed from that claim
+    (the residual bound halved, as a claimed tensor).  Rejected at the EU step."""
+    t = Trace(model)
+    eu, heads = t.path_tables()
+    ball = t.results[eu].ball
+    half = B.exact(ball.mid / 2)
+    t.results[eu] = Tensor("EU", half)
+    t.arrays["EU.mid"] = np.ascontiguousarray(half.mid, dtype=np.float64)
+    t.arrays["EU.rad"] = np.zeros_like(half.mid)
+    next(s for s in t.steps if s["id"] == eu)["claim"] = {"mid": "EU.mid", "rad": "EU.rad"}
+    for q in range(model.v):
+        t.enumerate(eu, heads, q)
+    return _proof(t, "liar-claimed-direct-path", t.proven)
+
+
+def liar_split_in_g(model: Model) -> Proof:
+    """(m) Split cases whose outlier token is already in G: ``cubic-paired-split`` plus, in
+    every live case, a split bit for each token of G whose split bound is positive, counted
+    C(k-1, c) c |G|^(c-1) again.  Those inputs are already in the G case (the split lemma
+    needs t outside G for disjointness): bad-hint."""
+    t = Trace(model)
+    eu, (head,) = t.path_tables(range(1))
+    g, f = t.results[head["g"]].ball, t.results[head["f"]].ball
+    v, k = model.v, model.k
+    claimed = 0
+    for q in range(v):
+        w = t.paired(eu, head["evou"], head["pvou"], q)
+        tau = tau_table(t.results[w].ball, g[q], f[q])
+        sets = choose_sets(tau, q)
+        split = choose_split(tau, q, sets)
+        t.cases(w, head["g"], head["f"], q, sets, split)
+        sizes = sets.sum(axis=2)
+        live = (np.arange(k)[None, :] == 1) | (sizes > 0)
+        extra = sets & live[:, :, None] & B.positive(L.split_bounds(tau, q, sets))
+        extra[:, 0] = False
+        t.bits(f"S{q}", split | extra)
+        count = int(t.steps[-1]["claim"]["correct"]) + L.count_splits(k, sizes, extra)
+        t.steps[-1]["claim"]["correct"] = count
+        claimed += count
+    return _proof(t, "liar-split-in-g", claimed)
 
 
 @dataclass(frozen=True)
@@ -437,6 +578,12 @@ LIARS: dict[str, Liar] = {
     "brute-plus-one": Liar(liar_brute_plus_one, Reason.CLAIM_MISMATCH),
     "brute-bound-plus-one": Liar(liar_brute_bound_plus_one, Reason.BOUND_NOT_PROVEN),
     "double-count": Liar(liar_double_count, Reason.OVERLAP),
+    "head0-for-all-heads": Liar(liar_head0_for_all_heads, Reason.BAD_REFERENCE),
+    "eqkp-for-eqke": Liar(liar_eqkp_for_eqke, Reason.BAD_REFERENCE),
+    "value-as-margin": Liar(liar_value_as_margin, Reason.BAD_REFERENCE),
+    "other-query-margin": Liar(liar_other_query_margin, Reason.OVERLAP),
+    "claimed-direct-path": Liar(liar_claimed_direct_path, Reason.CLAIM_MISMATCH),
+    "split-in-g": Liar(liar_split_in_g, Reason.BAD_HINT),
 }
 
 

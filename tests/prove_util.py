@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from checker import load_model
-from generators.strategies import STRATEGIES
+from generators.strategies import REGISTRY
 
 
 def prove_to(model_path: Path, strategy: str, out: Path) -> Path:
+    """Write ``strategy``'s certificate for the model to ``out`` (raises UnsupportedModel)."""
     m = load_model(model_path)
-    proof = STRATEGIES()[strategy][0](m, None)
-    proof.write(out, m.sha256)
+    REGISTRY[strategy].prove(m, None).write(out, m.sha256)
     return out

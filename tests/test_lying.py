@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 from prove_util import prove_to
-from reference import reference_counts
-from test_rules import mode_correct, reference_per_input
+from reference import reference_counts, reference_per_input
 
-from checker import CheckError, kernel, load_model
+from checker import CheckError, Reason, kernel, load_model
 from generators.liars import (
     LIARS,
     direct_trap,
@@ -31,8 +30,7 @@ from generators.liars import (
     write_liar,
 )
 from generators.model import save_model
-from generators.strategies import STRATEGIES
-from generators.strategies.cubic import UnsupportedModel
+from generators.strategies import REGISTRY, UnsupportedModel
 from generators.train import Recipe, train
 
 # where each liar is rejected (trained models) and where its lie is real (claim > exact)
@@ -47,6 +45,12 @@ REJECTED_ON: dict[str, tuple[str, ...]] = {
     "brute-plus-one": ("small", "zoo"),
     "brute-bound-plus-one": ("small", "zoo", "zoo-2-heads"),
     "double-count": ("small", "zoo", "zoo-2-heads"),
+    "head0-for-all-heads": ("zoo-2-heads",),  # on one head it is the honest trace
+    "eqkp-for-eqke": ("tie",),  # needs v = k
+    "value-as-margin": ("small", "zoo", "zoo-2-heads"),
+    "other-query-margin": ("small", "zoo"),
+    "claimed-direct-path": ("small", "zoo", "zoo-2-heads"),
+    "split-in-g": ("small", "zoo"),
 }
 REAL_ON: dict[str, str] = {
     "max-attention": "direct",
@@ -59,6 +63,12 @@ REAL_ON: dict[str, str] = {
     "brute-plus-one": "small",
     "brute-bound-plus-one": "small",
     "double-count": "poison",
+    "head0-for-all-heads": "two-heads",
+    "eqkp-for-eqke": "mixture",
+    "value-as-margin": "direct",
+    "other-query-margin": "direct",
+    "claimed-direct-path": "direct",
+    "split-in-g": "poison",
 }
 ADVERSARIAL = {
     "mixture": mixture_trap,
@@ -85,6 +95,13 @@ def lying_models(small_trained, tmp_path_factory) -> dict[str, Path]:
     for name, make in ADVERSARIAL.items():
         out[name] = make(d / f"{name}.safetensors")
     return out
+
+
+def mode_correct(x: tuple[int, ...]) -> bool:
+    """The tie model's closed form: x is correct iff its max is strictly its most frequent
+    token."""
+    m = max(x)
+    return all(x.count(m) > x.count(t) for t in set(x) if t != m)
 
 
 _EXACT: dict[Path, Fraction] = {}
@@ -142,10 +159,19 @@ def exact_per_query(path: Path) -> list[int]:
 
 
 def _step_counts(cert: Path) -> dict[int, int]:
+    """{query: claimed count} of a v2 trace: ``enumerate`` names its query, ``cases`` counts
+    the query of the margin bound it cites."""
     raw = cert.read_bytes()
     n = int.from_bytes(raw[8:16], "little")
     steps = json.loads(raw[16 : 16 + n])["steps"]
-    return {s["args"]["query"]: s["claim"]["correct"] for s in steps if "query" in s["args"]}
+    query = {s["id"]: s["args"]["query"] for s in steps if "query" in s["args"]}
+    out = {}
+    for s in steps:
+        if s["rule"] == "enumerate":
+            out[s["args"]["query"]] = s["claim"]["correct"]
+        elif s["rule"] == "cases":
+            out[query[s["cite"]["margin"]]] = s["claim"]["correct"]
+    return out
 
 
 def honest_report(check: Check, models: dict[str, Path], tmp: Path) -> list[str]:
@@ -156,7 +182,7 @@ def honest_report(check: Check, models: dict[str, Path], tmp: Path) -> list[str]
     for where, path in models.items():
         exact = exact_accuracy(path)
         per_query = exact_per_query(path)
-        for name in STRATEGIES():
+        for name in REGISTRY:
             try:
                 cert = prove_to(path, name, tmp / f"honest-{name}-{where}.cert")
             except UnsupportedModel:
@@ -181,7 +207,7 @@ def tie_report(check: Check, path: Path, tmp: Path) -> list[str]:
     xs = list(itertools.product(range(m.v), repeat=m.k))
     exact = Fraction(sum(mode_correct(x) for x in xs), len(xs))
     problems = []
-    for name in STRATEGIES():
+    for name in REGISTRY:
         bound = _bound_of(check(prove_to(path, name, tmp / f"tie-{name}.cert"), path))
         if bound > exact:
             problems.append(f"{name}@tie: FALSE BOUND {bound} > closed form {exact}")
@@ -226,3 +252,35 @@ def test_tie_model_bounds_below_closed_form(lying_models, tmp_path):
 
 def test_liar_report_clean(lying_models, tmp_path):
     assert liar_report(kernel.check, lying_models, tmp_path) == []
+
+
+def test_registry_covers_the_lies():
+    """At least the ten liars of format v1, each with a specific reason; every reason the
+    trace structure adds (citations, hints, tensor claims) is exercised by some liar."""
+    assert len(LIARS) >= 16 and set(LIARS) == set(REJECTED_ON) == set(REAL_ON)
+    reasons = {liar.reason for liar in LIARS.values()}
+    assert {
+        Reason.CLAIM_MISMATCH,
+        Reason.BOUND_NOT_PROVEN,
+        Reason.OVERLAP,
+        Reason.UNSUPPORTED,
+        Reason.BAD_REFERENCE,
+        Reason.BAD_HINT,
+    } <= reasons
+
+
+@pytest.mark.parametrize(
+    ("name", "step"),
+    [
+        ("claimed-direct-path", "EU"),  # the tensor claim, before any count
+        ("value-as-margin", "q0"),
+        ("head0-for-all-heads", "q0"),
+        ("other-query-margin", "q1"),  # q0 counts the cited margin's query; q1 repeats it
+    ],
+)
+def test_structural_liars_rejected_at_their_step(name, step, lying_models, tmp_path):
+    where = REAL_ON[name]
+    cert, _ = write_liar(name, lying_models[where], tmp_path / "s.cert")
+    with pytest.raises(CheckError) as exc:
+        kernel.check(cert, lying_models[where])
+    assert exc.value.step == step, exc.value
