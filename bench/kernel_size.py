@@ -1,8 +1,7 @@
 """``python -m bench.kernel_size``: the trusted kernel's size, per file.
 
 Counts lines of ``checker/*.py`` that hold code: not blank, not only a comment, not part of a
-docstring.  The ``cubic`` column removes what the cubic family added (``cases.py`` and the
-``position-cases`` rule in ``kernel.py``), i.e. the kernel's size before the cubic issue.
+docstring.  Rule modules (``checker/rules/*.py``) have a budget each; the rest is the fixed part.
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ import tokenize
 from pathlib import Path
 
 CHECKER = Path(__file__).resolve().parent.parent / "checker"
-CUBIC_ONLY_FILES = frozenset({"cases.py"})
-CUBIC_RULE_FUNCS = frozenset({"rule_position_cases", "_bitset_arg"})
 
 
 def code_lines(src: str, skip_funcs: frozenset[str] = frozenset()) -> int:
@@ -49,17 +46,32 @@ def code_lines(src: str, skip_funcs: frozenset[str] = frozenset()) -> int:
     return len(lines - doc_lines - skipped)
 
 
+BEFORE_TRACE = 1512  # code lines of checker/ before the trace format (version 1)
+RULE_BUDGET = 120  # code lines per rule module
+FIXED_BUDGET = 1100  # code lines of everything else (readers, ball layer, loop, lemmas, errors)
+
+
+def sizes() -> dict[str, int]:
+    """Code lines per kernel file, keyed by its path relative to the repository."""
+    return {
+        str(p.relative_to(CHECKER.parent)): code_lines(p.read_text())
+        for p in sorted(CHECKER.rglob("*.py"))
+    }
+
+
 def main() -> int:
-    total = before = 0
-    print("| file | code lines | before the cubic issue |")
+    rows = sizes()
+    rules = {
+        k: n for k, n in rows.items() if k.startswith("checker/rules/") and "__init__" not in k
+    }
+    fixed = sum(n for k, n in rows.items() if k not in rules)
+    print("| file | code lines | budget |")
     print("|---|---:|---:|")
-    for path in sorted(CHECKER.glob("*.py")):
-        src = path.read_text()
-        n = code_lines(src)
-        b = 0 if path.name in CUBIC_ONLY_FILES else code_lines(src, CUBIC_RULE_FUNCS)
-        total, before = total + n, before + b
-        print(f"| checker/{path.name} | {n} | {b} |")
-    print(f"| **total** | **{total}** | **{before}** |")
+    for path, n in rows.items():
+        print(f"| {path} | {n} | {RULE_BUDGET if path in rules else ''} |")
+    print(f"| fixed part | {fixed} | {FIXED_BUDGET} |")
+    print(f"| rules ({len(rules)}) | {sum(rules.values())} | {RULE_BUDGET} each |")
+    print(f"| **total** | **{fixed + sum(rules.values())}** | (before: {BEFORE_TRACE}) |")
     return 0
 
 

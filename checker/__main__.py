@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from checker.errors import CheckError
-from checker.kernel import CHECKER_VERSION, check
+from checker.kernel import CHECKER_VERSION, Verdict, check
 
 
-def run(cert: str, model: str, as_json: bool) -> int:
-    """Check ``cert`` against ``model``; print the verdict; return the exit status."""
+def run(
+    cert: str, model: str, as_json: bool, extra: Callable[[Verdict], dict[str, Any]] | None = None
+) -> int:
+    """Check ``cert`` against ``model``; print the verdict (plus ``extra``'s untrusted report
+    fields, e.g. compression); return the exit status."""
     try:
         verdict = check(cert, model)
     except CheckError as exc:
@@ -35,7 +40,7 @@ def run(cert: str, model: str, as_json: bool) -> int:
             where = f" at step {exc.step}" if exc.step is not None else ""
             print(f"REJECTED ({exc.reason.value}){where}: {exc.detail}", file=sys.stderr)
         return 1
-    out = verdict.to_json()
+    out = verdict.to_json() | (extra(verdict) if extra is not None else {})
     if as_json:
         print(json.dumps(out))
     else:
@@ -43,8 +48,7 @@ def run(cert: str, model: str, as_json: bool) -> int:
         num, den = (int(s) for s in b.split("/"))
         print(out["theorem"])
         print(
-            f"proven {out['proven']}/{out['total']} inputs; proof length {out['ops']:.3e} ops "
-            f"(compression {out['compression']:.3g}x over brute force), "
+            f"proven {out['proven']}/{out['total']} inputs; proof length {out['ops']:.3e} ops, "
             f"{out['certificate_bytes']} bytes ({out['certificate_gzip_bytes']} gzipped), "
             f"{out['seconds']:.2f}s"
         )

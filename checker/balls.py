@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from flint import arb, arb_mat, ctx, fmpq
+from flint import arb, ctx, fmpq
 
-from checker.errors import Reason, reject, require
+from checker.errors import Reason, require
 
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
@@ -152,7 +152,6 @@ def _c_matmul(n: int) -> float:
 
 
 _C1 = _factor((1 + _UQ) ** 1)  # from_bounds: one rounding
-_C2 = _factor((1 + _UQ) ** 2)  # scale
 _C3 = _factor((1 + _UQ) ** 3)  # add, sub
 _C4 = _factor((1 + _UQ) ** 4)  # mul
 _K_LOW = _float_up(2 * _UQ / (1 - _UQ) ** 3)  # lower/upper: K(1-u)^3 >= 2u
@@ -300,11 +299,6 @@ def nonpositive(b: Ball) -> Bools:
 # ---- arithmetic ---------------------------------------------------------------------------
 
 
-def neg(a: Ball) -> Ball:
-    """Return -a (exact)."""
-    return Ball(_ro(_arr(-a.mid)), a.rad)
-
-
 def _ro(x: F64) -> F64:
     x.flags.writeable = False
     return x
@@ -359,23 +353,6 @@ def mul(a: Ball, b: Ball) -> Ball:
     t *= U
     r += t
     return _finish(mid, _up(r, _C4))
-
-
-@_quiet
-def scale(a: Ball, c: float) -> Ball:
-    """Return a ball containing c x for x in a.  Reject if c is not a finite float.
-
-    Lemma: |c x - mid| <= |c| ar + u|mid| + e; fl(fl(|c| ar) + fl(u|mid|)) = s^ gives
-    s <= s^(1+u)^2 + 3e: Lemma UP with K = (1+u)^2.
-    """
-    require(isinstance(c, float) and math.isfinite(c), Reason.LEMMA_FAILED, "scale: bad factor")
-    mid = _arr(a.mid * c)
-    charge(mid.size)
-    r = _arr(a.rad * abs(c))
-    t = np.abs(mid)
-    t *= U
-    r += t
-    return _finish(mid, _up(r, _C2))
 
 
 @_quiet
@@ -467,14 +444,6 @@ def _reduce(a: Ball, axis: int, red: Any, where: Bools | None = None) -> Ball:
     return _hull(lo, _upward(_arr(red(d, axis=axis))))
 
 
-def take(a: Ball, idx: Any, axis: int) -> Ball:
-    """Return the balls at integer indices ``idx`` along ``axis`` (exact gather)."""
-    i = np.asarray(idx)
-    require(i.dtype.kind in "iu", Reason.LEMMA_FAILED, "take: indices must be integers")
-    m, r = np.take(a.mid, i, axis=axis), np.take(a.rad, i, axis=axis)
-    return Ball(_ro(_arr(m)), _ro(_arr(r)))
-
-
 # ---- arb interface ------------------------------------------------------------------------
 
 _TINY_Q = fmpq(1, 2**1100)  # bound used for |values| < 2^-1100 (avoids huge rationals)
@@ -518,27 +487,14 @@ def _arb_ball(x: arb) -> tuple[float, float]:
     return (f, r) if r != math.inf else (0.0, math.inf)
 
 
-def _flatten(x: Any) -> tuple[list[arb], tuple[int, ...]]:
-    if isinstance(x, arb):
-        return [x], ()
-    if isinstance(x, arb_mat):
-        rows, cols = x.nrows(), x.ncols()
-        return [x[i, j] for i in range(rows) for j in range(cols)], (rows, cols)
-    if isinstance(x, Sequence) and not isinstance(x, str):
-        parts = [_flatten(e) for e in x]
-        shapes = {s for _, s in parts}
-        require(len(shapes) <= 1, Reason.LEMMA_FAILED, "from_arb: ragged nested list")
-        inner = shapes.pop() if shapes else ()
-        return [v for p, _ in parts for v in p], (len(parts), *inner)
-    reject(Reason.LEMMA_FAILED, f"from_arb: cannot convert {type(x).__name__}")
+def from_arb(vals: Sequence[arb], shape: tuple[int, ...]) -> Ball:
+    """Return balls containing the arbs ``vals`` (C order) as an array of ``shape``.
 
-
-def from_arb(x: Any) -> Ball:
-    """Return a ball containing the arb, nested list of arbs, or arb_mat ``x`` (same shape).
-
-    Reject if x is of another type or ragged.  Entries too big for a float become unknown.
+    Reject if an entry is not an arb or the count differs.  Entries too big for a float
+    become unknown.
     """
-    vals, shape = _flatten(x)
+    ok = all(isinstance(v, arb) for v in vals) and len(vals) == math.prod(shape)
+    require(ok, Reason.LEMMA_FAILED, "from_arb: expects arbs filling the shape")
     fr = [_arb_ball(v) for v in vals]
     mid = np.array([f for f, _ in fr], dtype=np.float64).reshape(shape)
     rad = np.array([r for _, r in fr], dtype=np.float64).reshape(shape)
@@ -558,10 +514,9 @@ def exp_scaled(b: Ball, e: int) -> Ball:
     ctx.prec = 128
     try:
         inv = arb(1) / arb(e).sqrt()
-        out = from_arb([(x * inv).exp() for x in to_arb(b)]) if b.mid.size else exact(b.mid)
+        return from_arb([(x * inv).exp() for x in to_arb(b)], b.shape)
     finally:
         ctx.prec = old
-    return Ball(out.mid.reshape(b.shape), out.rad.reshape(b.shape))
 
 
 def min_lower(b: Ball, axis: int, where: Bools | None = None) -> F64:

@@ -42,17 +42,8 @@ DTYPES: dict[str, np.dtype[Any]] = {
     "i8": np.dtype("<i8"),
     "f8": np.dtype("<f8"),
 }
-TOP_KEYS = {
-    "format",
-    "version",
-    "task",
-    "model_sha256",
-    "semantics",
-    "strategy",
-    "bound",
-    "arrays",
-    "steps",
-}
+TOP_KEYS = {"format", "version", "task", "model_sha256", "semantics", "strategy", "bound"}
+TOP_KEYS |= {"arrays", "steps"}
 STEP_KEYS = {"id", "rule", "cite", "args", "claim"}
 _RATIONAL = re.compile(r"^(-?[0-9]{1,400})(?:/([0-9]{1,400}))?$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
@@ -85,6 +76,10 @@ class Certificate:
     header_numbers: int = 1  # numbers read outside the steps (the bound)
 
 
+def _schema(cond: bool, detail: str, reason: Reason = Reason.CERT_SCHEMA) -> None:
+    require(cond, reason, f"certificate: {detail}")
+
+
 def read_certificate(path: str | Path) -> tuple[bytes, Certificate]:
     """Return (the bytes, the certificate) of the regular file at ``path``.
 
@@ -94,14 +89,8 @@ def read_certificate(path: str | Path) -> tuple[bytes, Certificate]:
     try:
         with open(path, "rb") as fh:
             info = os.fstat(fh.fileno())
-            require(
-                stat.S_ISREG(info.st_mode),
-                Reason.CERT_UNREADABLE,
-                "certificate: not a regular file",
-            )
-            require(
-                info.st_size <= MAX_CERT_BYTES, Reason.CERT_SIZE, "certificate: exceeds the limit"
-            )
+            _schema(stat.S_ISREG(info.st_mode), "not a regular file", Reason.CERT_UNREADABLE)
+            _schema(info.st_size <= MAX_CERT_BYTES, "exceeds the size limit", Reason.CERT_SIZE)
             raw = fh.read(MAX_CERT_BYTES + 1)
     except OSError as exc:
         reject(Reason.CERT_UNREADABLE, f"certificate: cannot read it ({exc.strerror})")
@@ -129,18 +118,11 @@ def is_int(x: object) -> TypeGuard[int]:
 
 def parse_certificate(raw: bytes) -> Certificate:
     """Return the certificate serialised in ``raw``.  Reject on any malformation."""
-    require(len(raw) <= MAX_CERT_BYTES, Reason.CERT_SIZE, "certificate: file exceeds the limit")
-    require(
-        len(raw) >= 16 and raw[:8] == MAGIC,
-        Reason.CERT_UNREADABLE,
-        "certificate: missing magic 'MECHPROF' (not a mechproof certificate)",
-    )
+    _schema(len(raw) <= MAX_CERT_BYTES, "file exceeds the limit", Reason.CERT_SIZE)
+    magic = len(raw) >= 16 and raw[:8] == MAGIC
+    _schema(magic, "missing magic 'MECHPROF' (not a mechproof certificate)", Reason.CERT_UNREADABLE)
     hlen = int.from_bytes(raw[8:16], "little")
-    require(
-        hlen <= MAX_HEADER_BYTES and 16 + hlen <= len(raw),
-        Reason.CERT_SIZE,
-        f"certificate: header length {hlen} exceeds the file ({len(raw)} bytes) or the limit",
-    )
+    _schema(hlen <= MAX_HEADER_BYTES and 16 + hlen <= len(raw), "header length", Reason.CERT_SIZE)
     try:
         header = json.loads(
             raw[16 : 16 + hlen].decode("utf-8"),
@@ -149,133 +131,67 @@ def parse_certificate(raw: bytes) -> Certificate:
         )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reject(Reason.CERT_UNREADABLE, f"certificate: header is not valid JSON ({str(exc):.80})")
-    require(isinstance(header, dict), Reason.CERT_SCHEMA, "certificate: header is not an object")
-    require(header.get("format") == FORMAT, Reason.CERT_SCHEMA, "certificate: wrong 'format' field")
+    _schema(isinstance(header, dict), "header is not an object")
+    _schema(header.get("format") == FORMAT, "wrong 'format' field")
     version = header.get("version")
-    require(
+    _schema(
         is_int(version) and version == VERSION,
+        f"format version {version!r:.20} is not supported (this checker reads version "
+        f"{VERSION}); regenerate it with `mechproof prove MODEL --strategy NAME`",
         Reason.CERT_VERSION,
-        f"certificate: format version {version!r:.20} is not supported (this checker reads "
-        f"version {VERSION}); regenerate it with `mechproof prove MODEL --strategy NAME`",
     )
     keys = set(header)
-    require(
-        keys == TOP_KEYS,
-        Reason.CERT_SCHEMA,
-        f"certificate: header fields differ from the grammar (missing {sorted(TOP_KEYS - keys)}, "
-        f"unknown {sorted(keys - TOP_KEYS)[:5]})",
-    )
+    _schema(keys == TOP_KEYS, f"header fields: missing {sorted(TOP_KEYS - keys)}, unknown "
+            f"{sorted(keys - TOP_KEYS)[:5]}")  # fmt: skip
     for key in ("task", "model_sha256", "strategy", "semantics"):
-        require(
-            isinstance(header[key], str) and 0 < len(header[key]) <= 200,
-            Reason.CERT_SCHEMA,
-            f"certificate: '{key}' must be a short string",
-        )
-    require(
-        header["semantics"] in SEMANTICS,
-        Reason.CERT_SCHEMA,
-        f"certificate: semantics must be one of {list(SEMANTICS)}",
-    )
+        _schema(isinstance(header[key], str) and 0 < len(header[key]) <= 200, f"bad '{key}'")
+    _schema(header["semantics"] in SEMANTICS, f"semantics must be one of {list(SEMANTICS)}")
     bound = parse_rational(header["bound"], "certificate: bound")
-    require(
-        fmpq(0) <= bound <= fmpq(1), Reason.CERT_SCHEMA, "certificate: bound must lie in [0, 1]"
-    )
+    _schema(fmpq(0) <= bound <= fmpq(1), "bound must lie in [0, 1]")
     arrays = _arrays(raw, 16 + hlen, header["arrays"])
     steps = header["steps"]
-    require(
-        isinstance(steps, list) and 0 < len(steps) <= MAX_STEPS,
-        Reason.CERT_SCHEMA,
-        "certificate: 'steps' must be a non-empty list",
-    )
+    _schema(isinstance(steps, list) and 0 < len(steps) <= MAX_STEPS, "'steps' must be a list")
     parsed = []
     for i, s in enumerate(steps):
-        require(
-            isinstance(s, dict) and set(s) == STEP_KEYS,
-            Reason.CERT_SCHEMA,
-            f"certificate: step {i} must have exactly id, rule, cite, args, claim",
-        )
+        _schema(isinstance(s, dict) and set(s) == STEP_KEYS, f"step {i}: keys must be {STEP_KEYS}")
         sid, rule = s["id"], s["rule"]
-        require(
-            isinstance(sid, str) and _NAME.match(sid) is not None,
-            Reason.CERT_SCHEMA,
-            f"certificate: step {i} has a malformed id",
-        )
-        require(
-            isinstance(rule, str) and _NAME.match(rule) is not None,
-            Reason.CERT_SCHEMA,
-            f"certificate: step {sid} has a malformed rule name",
-        )
-        require(
-            all(isinstance(s[key], dict) for key in ("cite", "args", "claim")),
-            Reason.CERT_SCHEMA,
-            f"certificate: step {sid}: cite, args and claim must be objects",
-        )
+        _schema(isinstance(sid, str) and _NAME.match(sid) is not None, f"step {i}: bad id")
+        _schema(isinstance(rule, str) and _NAME.match(rule) is not None, f"step {i}: bad rule")
+        objs = all(isinstance(s[key], dict) for key in ("cite", "args", "claim"))
+        _schema(objs, f"step {sid}: cite, args and claim must be objects")
         parsed.append(Step(i, sid, rule, s["cite"], s["args"], s["claim"]))
     return Certificate(
-        task=header["task"],
-        model_sha256=header["model_sha256"],
-        semantics=header["semantics"],
-        strategy=header["strategy"],
-        bound=bound,
-        arrays=arrays,
-        steps=tuple(parsed),
-    )
+        header["task"], header["model_sha256"], header["semantics"], header["strategy"],
+        bound, arrays, tuple(parsed),
+    )  # fmt: skip
 
 
 def _arrays(raw: bytes, start: int, spec: object) -> dict[str, npt.NDArray[Any]]:
-    require(isinstance(spec, dict), Reason.CERT_SCHEMA, "certificate: 'arrays' must be an object")
+    _schema(isinstance(spec, dict), "'arrays' must be an object")
     decl: dict[str, Any] = spec  # type: ignore[assignment]
     out: dict[str, npt.NDArray[Any]] = {}
     offset = 0
     for name, a in decl.items():
-        require(
-            _NAME.match(name) is not None, Reason.CERT_SCHEMA, "certificate: malformed array name"
-        )
-        require(
-            isinstance(a, dict) and set(a) == {"dtype", "shape", "offset", "nbytes"},
-            Reason.CERT_SCHEMA,
-            f"certificate: array {name} must have exactly dtype, shape, offset, nbytes",
-        )
-        require(
-            isinstance(a["dtype"], str) and a["dtype"] in DTYPES,
-            Reason.CERT_SCHEMA,
-            f"certificate: array {name} has a bad dtype",
-        )
-        dt = DTYPES[str(a["dtype"])]
-        shape = a["shape"]
-        require(
-            isinstance(shape, list)
-            and len(shape) <= 8
-            and all(is_int(n) and 0 <= n < 1 << 40 for n in shape),
-            Reason.CERT_SCHEMA,
-            f"certificate: array {name} has a malformed shape",
-        )
-        require(
-            math.prod(max(n, 1) for n in shape) * dt.itemsize <= MAX_CERT_BYTES,
+        _schema(_NAME.match(name) is not None, "malformed array name")
+        fields = isinstance(a, dict) and set(a) == {"dtype", "shape", "offset", "nbytes"}
+        _schema(fields, f"array {name} must have exactly dtype, shape, offset, nbytes")
+        _schema(isinstance(a["dtype"], str) and a["dtype"] in DTYPES, f"array {name}: bad dtype")
+        dt, shape = DTYPES[str(a["dtype"])], a["shape"]
+        ok = isinstance(shape, list) and len(shape) <= 8
+        _schema(ok and all(is_int(n) and 0 <= n < 1 << 40 for n in shape), f"array {name}: shape")
+        big = math.prod(max(n, 1) for n in shape) * dt.itemsize > MAX_CERT_BYTES
+        _schema(
+            not big,
+            f"array {name} declares more bytes than a certificate may hold",
             Reason.CERT_SIZE,
-            f"certificate: array {name} declares more bytes than a certificate may hold",
         )
         nbytes = math.prod(shape) * dt.itemsize
-        require(
-            is_int(a["offset"])
-            and a["offset"] == offset
-            and is_int(a["nbytes"])
-            and a["nbytes"] == nbytes,
-            Reason.CERT_SIZE,
-            f"certificate: array {name} declares offset {a['offset']!r:.20} / nbytes "
-            f"{a['nbytes']!r:.20}, expected {offset} / {nbytes}",
-        )
-        require(
-            start + offset + nbytes <= len(raw),
-            Reason.CERT_SIZE,
-            f"certificate: array {name} runs past the end of the file (truncated?)",
-        )
+        ok = is_int(a["offset"]) and a["offset"] == offset and is_int(a["nbytes"])
+        _schema(ok and a["nbytes"] == nbytes and start + offset + nbytes <= len(raw),
+                f"array {name}: offset/nbytes must be {offset}/{nbytes} within the file",
+                Reason.CERT_SIZE)  # fmt: skip
         arr = np.frombuffer(raw, dtype=dt, count=math.prod(shape), offset=start + offset)
         out[name] = arr.reshape(shape)
         offset += nbytes
-    require(
-        start + offset == len(raw),
-        Reason.CERT_SIZE,
-        f"certificate: {len(raw) - start - offset} bytes after the last array",
-    )
+    _schema(start + offset == len(raw), "bytes after the last array", Reason.CERT_SIZE)
     return out

@@ -18,11 +18,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from flint import fmpq
@@ -30,10 +30,9 @@ from flint import fmpq
 from checker import balls as B
 from checker.cert import Certificate, Step, is_int, read_certificate
 from checker.errors import CheckError, Reason, reject, require
-from checker.facts import Count, Result, Tensor
+from checker.facts import Count, Result
 from checker.model import TASK, Model, load_model
 from checker.rules import RULES
-from checker.rules.enumerate import brute_force_length
 
 CHECKER_VERSION = "0.2.0"
 WORK_LIMIT = 1 << 28  # elements of work one step may do (checked before it runs)
@@ -42,33 +41,15 @@ _KERNEL = object()
 Progress = Callable[[str, int, int], None]
 
 
-class Pool(Protocol):
-    """Anything with ``map`` (a process pool, a Dask adapter): untrusted scheduling."""
-
-    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any]) -> Iterator[Any]: ...
-
-
 class Verdict:
     """A proven theorem: accuracy >= bound for the named model.  Only the kernel makes one."""
 
-    __slots__ = (
-        "bound",
-        "proven",
-        "total",
-        "ops",
-        "ops_by_rule",
-        "compression",
-        "certificate_bytes",
-        "certificate_gzip_bytes",
-        "model_sha256",
-        "certificate_sha256",
-        "checker_version",
-        "seconds",
-        "theorem",
-        "semantics",
-        "strategy",
-        "steps",
-    )
+    # fmt: off
+    __slots__ = ("bound", "proven", "total", "ops", "ops_by_rule",
+                 "certificate_bytes", "certificate_gzip_bytes", "model_sha256",
+                 "certificate_sha256", "checker_version", "seconds", "theorem", "semantics",
+                 "strategy", "steps")
+    # fmt: on
     bound: fmpq
     proven: int
     total: int
@@ -100,21 +81,8 @@ class StepReport:
 
     id: str
     rule: str
-    cites: list[str]
     ops: int
     result: Result
-
-    @property
-    def conclusion(self) -> str:
-        """One line for ``mechproof explain``."""
-        res = self.result
-        if isinstance(res, Count):
-            return f"query {res.query}: {res.correct} inputs proven correct"
-        what = res.meaning if isinstance(res, Tensor) else type(res).__name__
-        lo, hi = B.lower(res.ball), B.upper(res.ball)
-        return f"{what} {list(res.ball.shape)}" + (
-            f" within [{lo.min():.4g}, {hi.max():.4g}]" if lo.size else ""
-        )
 
 
 @dataclass
@@ -131,23 +99,6 @@ class Replay:
     reports: list[StepReport] = field(default_factory=list)
 
 
-def _unpack_bits(arr: Any, v: int, k: int, what: str) -> Any:
-    """A u1 array [v, k, ceil(v/8)] (numpy packbits order) as booleans [v, k, v]."""
-    nbytes = (v + 7) // 8
-    require(
-        arr is not None and arr.dtype == np.uint8 and arr.shape == (v, k, nbytes),
-        Reason.BAD_HINT,
-        f"{what} must name a u1 array of shape [{v}, {k}, {nbytes}]",
-    )
-    bits = np.unpackbits(arr, axis=2, count=v).astype(bool)
-    require(
-        bool((np.packbits(bits, axis=2) == arr).all()),
-        Reason.BAD_HINT,
-        f"{what}: padding bits must be zero",
-    )
-    return bits
-
-
 def decode_arg(kind: Any, value: Any, st: Replay, what: str) -> Any:
     """Return the hint ``value`` decoded by ``kind``; reject (BAD_HINT) if out of range.
 
@@ -156,9 +107,12 @@ def decode_arg(kind: Any, value: Any, st: Replay, what: str) -> Any:
     number read (each bit of a bit array).
     """
     m = st.model
-    if kind == "bits":
-        arr = st.cert.arrays.get(value) if isinstance(value, str) else None
-        bits = _unpack_bits(arr, m.v, m.k, what)
+    if kind == "bits":  # u1 [v, k, ceil(v/8)], numpy packbits order -> bool [v, k, v]
+        a, shape = st.cert.arrays.get(value) if isinstance(value, str) else None, (m.v, m.k)
+        ok = a is not None and a.dtype == np.uint8 and a.shape == (*shape, (m.v + 7) // 8)
+        require(ok, Reason.BAD_HINT, f"{what} must name a u1 array [{m.v}, {m.k}, ceil(v/8)]")
+        bits = np.unpackbits(a, axis=2, count=m.v).astype(bool)  # type: ignore[arg-type]
+        require(bool((np.packbits(bits, axis=2) == a).all()), Reason.BAD_HINT, f"{what}: padding")
         B.charge(bits.size)
         return bits
     B.charge(1)
@@ -219,9 +173,14 @@ def _claim(st: Replay, step: Step, res: Result) -> None:
     ok = all(a is not None and a.dtype == np.float64 and a.shape == ball.shape for a in (mid, rad))
     require(ok, Reason.BAD_HINT, f"claim mid/rad must name f8 arrays of shape {ball.shape}")
     B.charge(2 * ball.mid.size)
-    c = B.ball(mid, rad)
-    inside = bool(np.all(B.lower(c) <= B.lower(ball)) and np.all(B.upper(ball) <= B.upper(c)))
-    require(inside, Reason.CLAIM_MISMATCH, "the claimed ball does not enclose the kernel's")
+    c, r = (
+        B.ball(mid, np.zeros_like(mid)),
+        B.ball(rad, np.zeros_like(rad)),
+    )  # claimed [c - r, c + r]
+    inside = np.all(B.upper(B.sub(c, r)) <= B.lower(ball)) and np.all(
+        B.upper(ball) <= B.lower(B.add(c, r))
+    )
+    require(bool(inside), Reason.CLAIM_MISMATCH, "the claimed ball does not enclose the kernel's")
 
 
 def _run_step(st: Replay, step: Step) -> None:
@@ -261,18 +220,12 @@ def _run_step(st: Replay, step: Step) -> None:
 
     res = rule.apply(st.model, cites, args, tick)
     _claim(st, step, res)
-    if isinstance(res, Count):
-        q = res.query
-        require(
-            q not in st.covered,
-            Reason.OVERLAP,
-            f"{rule.NAME}: query {q} is already counted by step {st.covered.get(q)}",
-        )
-        st.covered[q] = step.id
+    if isinstance(res, Count):  # disjointness: the query partitions the inputs
+        seen = st.covered.setdefault(res.query, step.id)
+        require(seen == step.id, Reason.OVERLAP, f"query {res.query} already counted by {seen}")
         st.proven += res.correct
     st.results[step.id] = res
-    ids = [i for r in step.cite.values() for i in (r if isinstance(r, list) else [r])]
-    st.reports.append(StepReport(step.id, rule.NAME, ids, B.METER.ops - before, res))
+    st.reports.append(StepReport(step.id, rule.NAME, B.METER.ops - before, res))
 
 
 def breakdown(reports: list[StepReport], header: int) -> dict[str, dict[str, int]]:
@@ -298,12 +251,12 @@ def replay(cert: Certificate, model: Model, progress: Progress | None = None) ->
             _run_step(st, step)
         except CheckError as exc:
             raise CheckError(exc.reason, step.id, exc.detail) from None
-        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
+        except MemoryError:
+            reject(Reason.UNSUPPORTED, f"{step.rule}: out of memory", step.id)
+        except Exception as exc:  # anything unexpected is a rejection, never a verdict
             reject(
                 Reason.CERT_SCHEMA, f"{step.rule}: malformed step ({type(exc).__name__})", step.id
             )
-        except MemoryError:
-            reject(Reason.UNSUPPORTED, f"{step.rule}: out of memory", step.id)
     return st
 
 
@@ -347,7 +300,6 @@ def check(
         total=total,
         ops=ops,
         ops_by_rule=by_rule,
-        compression=brute_force_length(model) / ops,
         certificate_bytes=len(raw),
         certificate_gzip_bytes=len(gzip.compress(raw, compresslevel=6, mtime=0)),
         model_sha256=model.sha256,
@@ -361,13 +313,33 @@ def check(
     )
 
 
+def brute_tables(model: Model) -> Any:
+    """The brute-force trace's tables (rules factor, matmul, exp), as ``enumerate`` reads them."""
+    from checker.rules import enumerate as en
+    from checker.rules import exp, factor, matmul
+
+    def fac(name: str, h: int) -> Result:
+        return factor.apply(model, {}, {"name": name, "head": h}, None)
+
+    def mm(a: str, b: str, h: int, t: bool) -> Result:
+        return matmul.apply(model, {"a": fac(a, h), "b": fac(b, h)}, {"transpose_b": t}, None)
+
+    def ex(a: str, b: str, h: int) -> Result:
+        return exp.apply(model, {"scores": mm(a, b, h, True)}, {}, None)
+
+    hs = range(model.h)
+    cites = {"eupu": fac("EU", 0), "evou": [mm("EV", "OU", h, False) for h in hs]}
+    cites |= {"pvou": [mm("PV", "OU", h, False) for h in hs], "g": [ex("EQ", "EK", h) for h in hs]}
+    return en._tables(model, {**cites, "f": [ex("EQ", "PK", h) for h in hs]})
+
+
 def exact_accuracy(model: Model, progress: Progress | None = None) -> tuple[int, int, int, int]:
     """Return (correct, incorrect, undecided, total) over all v^k inputs, rigorously: the
     brute-force trace (rules factor, matmul, exp, enumerate) replayed without claims."""
     from checker.rules import enumerate as en
 
     B.check_fp_environment()
-    tables = en.tables(model)
+    tables = brute_tables(model)
 
     def tick(n: int, total: int) -> None:
         if progress is not None:
@@ -378,6 +350,3 @@ def exact_accuracy(model: Model, progress: Progress | None = None) -> tuple[int,
         res = en.decide(model, tables, q, tick)
         c, i, u = c + res.correct, i + res.incorrect, u + res.undecided
     return c, i, u, model.total
-
-
-__all__ = ["CHECKER_VERSION", "Verdict", "brute_force_length", "check", "exact_accuracy", "replay"]

@@ -112,7 +112,8 @@ def split_bounds(tau: B.Ball, q: int, sets: BoolArr) -> B.Ball:
 def count_cases(k: int, sizes: npt.NDArray[np.int64], proven: BoolArr) -> int:
     """Sum over proven (m, c) of |Case| = C(k-1, c) |G(m, c)|^c (count lemma)."""
     return sum(
-        math.comb(k - 1, int(c)) * int(sizes[m, c]) ** int(c) for m, c in zip(*np.nonzero(proven))
+        math.comb(k - 1, int(c)) * int(sizes[m, c]) ** int(c)
+        for m, c in zip(*np.nonzero(proven), strict=True)
     )
 
 
@@ -120,5 +121,5 @@ def count_splits(k: int, sizes: npt.NDArray[np.int64], proven: BoolArr) -> int:
     """Sum over proven (m, c, t) of |Split| = C(k-1, c) c |G(m, c)|^(c-1)."""
     return sum(
         math.comb(k - 1, int(c)) * int(c) * int(sizes[m, c]) ** (int(c) - 1)
-        for m, c, _ in zip(*np.nonzero(proven))
+        for m, c, _ in zip(*np.nonzero(proven), strict=True)
     )

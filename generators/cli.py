@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from fractions import Fraction
 
 import click
 import numpy as np
-from checker.brute import decide_inputs
-from checker.tables import path_tables
 
 from checker import CheckError, kernel, load_model
 from generators.progress import Bar
@@ -83,14 +80,6 @@ def train(k, vocab, d_model, heads, seed, steps, lr, weight_decay, batch, dtype,
     )
 
 
-def _wilson(c: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    p = c / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
-
-
 @main.command()
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
@@ -122,8 +111,10 @@ def accuracy(model, as_json, sample, seed):
     else:
         rng = np.random.default_rng(seed)
         x = rng.integers(0, m.v, size=(sample, m.k))
-        c, i, u = decide_inputs(path_tables(m), x)
-        lo, hi = _wilson(c, sample)
+        from generators.sampling import decide_inputs, wilson95
+
+        c, i, u = decide_inputs(m, x)
+        lo, hi = wilson95(c, sample)
         out = {
             "correct": c,
             "incorrect": i,
@@ -215,8 +206,13 @@ def prove(model, strategy, out, as_json):
 def check(cert, model, as_json):
     """Replay a certificate in the trusted kernel; exit 0 iff VERIFIED."""
     from checker.__main__ import run
+    from generators.metrics import compression
 
-    sys.exit(run(cert, model, as_json))
+    def extra(verdict):
+        m = load_model(model)
+        return {"compression": compression(m, verdict.ops)}
+
+    sys.exit(run(cert, model, as_json, extra))
 
 
 @main.command()

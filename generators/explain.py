@@ -11,9 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from checker import balls as B
 from checker.cert import Certificate
+from checker.facts import Count, Tensor
 from checker.kernel import StepReport, breakdown
 from checker.rules import RULES
+
+
+def conclusion(rep: StepReport) -> str:
+    """One line saying what a replayed step concluded."""
+    res = rep.result
+    if isinstance(res, Count):
+        return f"query {res.query}: {res.correct} inputs proven correct"
+    what = res.meaning if isinstance(res, Tensor) else type(res).__name__
+    lo, hi = B.lower(res.ball), B.upper(res.ball)
+    rng = f" within [{lo.min():.4g}, {hi.max():.4g}]" if lo.size else ""
+    return f"{what} {list(res.ball.shape)}{rng}"
 
 
 def _hints(args: dict[str, Any]) -> str:
@@ -34,7 +47,7 @@ def outline(cert: Certificate, reports: list[StepReport] | None = None) -> Itera
         yield f"       cites {', '.join(map(str, cites)) or '-'}; hints {_hints(step.args)}"
         rep = by_id.get(step.id)
         if rep is not None:
-            yield f"       cost {rep.ops:,} ops; concludes {rep.conclusion}"
+            yield f"       cost {rep.ops:,} ops; concludes {conclusion(rep)}"
         if step.claim:
             yield f"       claims {_hints(step.claim)}"
     if reports is not None:

@@ -39,6 +39,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from generators.model import F64, Params, forward, load_params, save_model  # noqa: E402
+from generators.sampling import wilson95  # noqa: E402
 from generators.train import Recipe, train  # noqa: E402
 
 Record = dict[str, Any]
@@ -176,16 +177,6 @@ def sampled_correct(params: Params, n: int, rng: np.random.Generator, chunk: int
     return correct
 
 
-def wilson95(correct: int, n: int) -> tuple[float, float]:
-    """95% Wilson score interval for a binomial proportion."""
-    z2 = WILSON_Z**2
-    phat = correct / n
-    den = 1 + z2 / n
-    centre = (phat + z2 / (2 * n)) / den
-    half = WILSON_Z / den * math.sqrt(phat * (1 - phat) / n + z2 / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 # --------------------------------------------------------------------------- building
 
 
@@ -268,15 +259,14 @@ def _exact_worker(path: str) -> tuple[int, int, int, int, float]:
 
 
 def _rigorous_sample_worker(args: tuple[str, int, int]) -> tuple[int, int, int, float]:
-    from checker import brute
     from checker.model import load_model
-    from checker.tables import path_tables
+    from generators.sampling import decide_inputs
 
     path, seed, n = args
     t0 = time.perf_counter()
     m = load_model(path)
     x = sample_rng(seed).integers(0, m.v, size=(n, m.k))
-    c, i, u = brute.decide_inputs(path_tables(m), x)
+    c, i, u = decide_inputs(m, x)
     return c, i, u, time.perf_counter() - t0
 
 

@@ -32,7 +32,6 @@ from checker import balls as B
 from checker.errors import Reason, require
 from checker.facts import EUPU, Count, Tensor, eqke, eqkp, evou, pvou, rowexp
 from checker.model import Model
-from checker.rules import exp, factor
 
 NAME = "enumerate"
 LEMMA = "every input of the query decided: sign(margin) = sign(division-free S_y)"
@@ -87,25 +86,6 @@ def _tables(model: Model, cites: dict[str, Any]) -> Tables:
         )
     require(cites["eupu"].meaning == EUPU, Reason.BAD_REFERENCE, "enumerate: 'eupu' must cite EU")
     return Tables(cites["eupu"].ball, *(_stack([t.ball for t in cites[r]]) for r in want))
-
-
-def tables(model: Model) -> Tables:
-    """The tables the brute-force trace builds (factor, matmul and exp rules' functions)."""
-    heads = range(model.h)
-
-    def f(name: str, i: int) -> B.Ball:
-        return factor.make(model, name, i)
-
-    def mm(a: str, b: str, i: int, t: bool = False) -> B.Ball:
-        return B.matmul(f(a, i), f(b, i).T if t else f(b, i))
-
-    return Tables(
-        f("EU", 0),
-        _stack([mm("EV", "OU", i) for i in heads]),
-        _stack([mm("PV", "OU", i) for i in heads]),
-        _stack([exp.table(mm("EQ", "EK", i, True), model.e) for i in heads]),
-        _stack([exp.table(mm("EQ", "PK", i, True), model.e) for i in heads]),
-    )
 
 
 def _inputs(v: int, k: int, q: int, start: int, stop: int) -> I64:
@@ -192,28 +172,3 @@ def decide(
 
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> Count:
     return decide(model, _tables(model, cites), args["query"], tick)
-
-
-def brute_force_length(model: Model) -> int:
-    """The meter's count for the brute-force trace (generators.strategies.brute_force) of a
-    one-head model of this shape when every input passes the sufficient test: the reference
-    of ``compression`` (tests compare it with the meter).  Several heads: the same tables and
-    reads, inputs counted at k ops each (a lower bound of that trace's length)."""
-    v, k, d, e, h = model.v, model.k, model.d, model.e, model.h
-    eu = v * d + v * v * (2 * d - 1) + v * (2 * d - 1) + v + v * v + 2
-    head = (
-        v * d
-        + 3 * v * e * (2 * d - 1)
-        + v * e
-        + 2 * k * e * (2 * d - 1)
-        + 2 * k * e
-        + e * v * (2 * d - 1)
-        + 2 * (v * v + k * v) * (2 * e - 1)
-        + 3 * (v * v + v * k)
-        + 6 * 2
-        + 4 * 3
-        + 2 * 1
-    )
-    fast = k * v + 2 * k * v * v + v * k * v * v + (v - 2) * v * v * k + v * k * v
-    reads = v * (3 + 4 * h) + 1
-    return int(eu + h * head + (v * fast if h == 1 else 0) + v**k * k + reads)
