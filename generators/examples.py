@@ -1,11 +1,13 @@
-"""Regenerate the example models and certificates in this folder (deterministically).
+"""Regenerate the example models and certificates of certificates/examples/ (deterministically).
 
-    python certificates/examples/make_examples.py [OUT_DIR]     # default: this folder
+    python -m generators.examples [OUT_DIR]     # default: certificates/examples/
+
+Untrusted and outside ``certificates/`` (the format package imports no generator).
 
 Every weight is a hand-chosen dyadic constant (no random numbers, no training), and
 ``save_model`` writes canonical bytes, so the same code gives the same files on any machine.
 The expected verdict of each certificate is listed in README.md; tests/test_examples.py
-checks both (and that this script reproduces the committed bytes).
+checks both (and that this module reproduces the committed bytes).
 
 * ``tiny.safetensors`` (v=2, k=2, d=2, one head, float32): the unembedding bias gives token
   1 a head start of 2 that the small weights cannot overcome, so the model always answers
@@ -21,20 +23,22 @@ checks both (and that this script reproduces the committed bytes).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
+from certificates.writer import encode, rational
+from checker import load_model
+from generators.model import Params, save_model
+from generators.strategies import REGISTRY
 
-from certificates.writer import encode  # noqa: E402
-from checker import load_model  # noqa: E402
-from generators.model import Params, save_model  # noqa: E402
-from generators.strategies import STRATEGIES  # noqa: E402
-
+EXAMPLES = Path(__file__).resolve().parents[1] / "certificates" / "examples"
 BETA = 1.0
+# The models' metadata names the maker's old path: changing it would change their bytes
+# (and the hashes FORMAT.md and the README quote).
 META = {"construction": "hand-built (certificates/examples/make_examples.py)"}
 
 
@@ -93,11 +97,11 @@ def small_params() -> Params:
     )
 
 
-def certificate(model_path: Path, strategy: str, **override: object) -> bytes:
+def certificate(model_path: Path, strategy: str, **override: Any) -> bytes:
     """The certificate ``strategy`` writes for the model at ``model_path`` (fields overridable)."""
     m = load_model(model_path)
-    proof = STRATEGIES()[strategy][0](m, None)
-    fields: dict = {
+    proof = REGISTRY[strategy].prove(m, None)
+    fields: dict[str, Any] = {
         "model_sha256": m.sha256,
         "strategy": proof.strategy,
         "bound": proof.bound,
@@ -106,6 +110,43 @@ def certificate(model_path: Path, strategy: str, **override: object) -> bytes:
     }
     fields.update(override)
     return encode(**fields)
+
+
+def brute_steps(model_path: Path) -> list[dict[str, Any]]:
+    """A fresh copy of the brute-force trace's steps for the model (to edit)."""
+    steps = REGISTRY["brute-force"].prove(load_model(model_path), None).steps
+    return json.loads(json.dumps(steps))
+
+
+def version_1(model_path: Path, strategy: str = "brute-force") -> bytes:
+    """The brute-force certificate as format version 1 wrote it (three monolithic rules,
+    hint-only steps; no ``semantics``): the bytes the old tiny-brute.cert had."""
+    m = load_model(model_path)
+    proof = REGISTRY[strategy].prove(m, None)
+    counts = [
+        (s["args"]["query"], s["claim"]["correct"]) for s in proof.steps if s["rule"] == "enumerate"
+    ]
+    header = {
+        "format": "mechproof-certificate",
+        "version": 1,
+        "task": "max-of-k",
+        "model_sha256": m.sha256,
+        "strategy": strategy,
+        "bound": rational(proof.bound),
+        "arrays": {},
+        "steps": [{"id": "tables", "rule": "path-tables", "args": {}, "claim": {}}]
+        + [
+            {
+                "id": f"q{q}",
+                "rule": "enumerate",
+                "args": {"tables": "tables", "query": q},
+                "claim": {"correct": n},
+            }
+            for q, n in counts
+        ],
+    }
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    return b"MECHPROF" + len(text).to_bytes(8, "little") + text
 
 
 def main(out: Path) -> None:
@@ -119,15 +160,25 @@ def main(out: Path) -> None:
         "small-brute.cert": certificate(small, "brute-force"),
         "small-cubic.cert": certificate(small, "cubic"),
         "small-cubic-paired.cert": certificate(small, "cubic-paired"),
+        "small-cubic-paired-split.cert": certificate(small, "cubic-paired-split"),
     }
     # Bad certificates, each checked against tiny.safetensors (README.md).
     files["tiny-overclaim.cert"] = certificate(tiny, "brute-force", bound="1")
     files["tiny-truncated.cert"] = files["tiny-cubic.cert"][:-1]
-    m = load_model(tiny)
-    proof = STRATEGIES()["brute-force"][0](m, None)
-    lying = [dict(s, claim=dict(s["claim"])) for s in proof.steps]
-    lying[1]["claim"]["correct"] += 1  # query 0: claims 2 correct inputs, the kernel finds 1
+    lying = brute_steps(tiny)
+    q0 = next(s for s in lying if s["id"] == "q0")
+    q0["claim"]["correct"] += 1  # query 0: claims 2 correct inputs, the kernel finds 1
     files["tiny-claim-mismatch.cert"] = certificate(tiny, "brute-force", steps=lying)
+    early = brute_steps(tiny)  # q0 first: it cites EU and the tables before they exist
+    early.insert(0, early.pop(next(i for i, s in enumerate(early) if s["id"] == "q0")))
+    files["tiny-forward-cite.cert"] = certificate(tiny, "brute-force", steps=early)
+    meaning = brute_steps(tiny)  # q0 takes the positional exps for the token exps
+    next(s for s in meaning if s["id"] == "q0")["cite"]["g"] = ["exp.EQKP0"]
+    files["tiny-wrong-meaning.cert"] = certificate(tiny, "brute-force", steps=meaning)
+    twice = brute_steps(tiny)  # query 1 counted a second time (its 2 inputs again)
+    twice.append(dict(next(s for s in twice if s["id"] == "q1"), id="again"))
+    files["tiny-overlap.cert"] = certificate(tiny, "brute-force", steps=twice, bound="1")
+    files["tiny-v1.cert"] = version_1(tiny)
     # A proof for a model one float32 ulp away from tiny (W_E[0, 0]): bound to another model.
     other = tiny_params()
     other.W_E[0, 0] = float(np.nextafter(np.float32(other.W_E[0, 0]), np.float32(1)))
@@ -140,4 +191,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else EXAMPLES)

@@ -3,8 +3,8 @@
 The README's tables are parsed here, so the documentation cannot drift from the files:
 every certificate in the folder has a row, every row is checked (in-process and through
 ``python -m checker``), the model table's sizes, accuracies and hashes are the real ones,
-FORMAT.md's worked example is the real ``tiny-brute.cert``, and ``make_examples.py``
-regenerates the folder byte for byte.
+FORMAT.md's worked example is the real ``tiny-brute.cert``, and ``python -m
+generators.examples`` regenerates the folder byte for byte.
 """
 
 from __future__ import annotations
@@ -54,7 +54,15 @@ def test_readme_tables_parse() -> None:
     assert len(ROWS) >= 8 and len(MODELS) >= 1
     assert len({row_id(r) for r in ROWS}) == len(ROWS)
     assert sum(r["bound"] is not None for r in ROWS) >= 2
-    assert {r["reason"] for r in ROWS} >= {"model-mismatch", "bound-not-proven", "cert-size"}
+    assert {r["reason"] for r in ROWS} >= {
+        "model-mismatch",
+        "bound-not-proven",
+        "cert-size",
+        "claim-mismatch",
+        "bad-reference",
+        "overlap",
+        "cert-version",
+    }
     for r in ROWS:
         assert r["reason"] is None or r["reason"] in {x.value for x in Reason}, r
 
@@ -65,7 +73,7 @@ def test_every_file_is_documented() -> None:
     assert certs == {r["cert"] for r in ROWS}
     assert models == {m["model"] for m in MODELS} == {r["model"] for r in ROWS}
     others = {p.name for p in EXAMPLES.iterdir()} - certs - models
-    assert others <= {"README.md", "make_examples.py", "__pycache__"}
+    assert others <= {"README.md", "__pycache__"}  # the maker lives in generators/
 
 
 @pytest.mark.parametrize("row", ROWS, ids=row_id)
@@ -81,6 +89,8 @@ def test_example_verdict(row: dict) -> None:
         with pytest.raises(CheckError) as info:
             kernel.check(cert, model)
         assert info.value.reason.value == row["reason"]
+        if row["reason"] == "cert-version":
+            assert "regenerate" in info.value.detail and "mechproof prove" in info.value.detail
 
 
 @pytest.mark.parametrize("row", ROWS, ids=row_id)
@@ -136,9 +146,28 @@ def test_format_worked_example_is_tiny_brute() -> None:
     assert (m.v, m.k) == (2, 2) and "(v = 2, k = 2" in text
 
 
+def test_every_certificate_but_one_is_version_2() -> None:
+    versions = {}
+    for p in EXAMPLES.glob("*.cert"):
+        raw = p.read_bytes()
+        n = int.from_bytes(raw[8:16], "little")
+        try:
+            versions[p.name] = json.loads(raw[16 : 16 + n])["version"]
+        except ValueError:  # the truncated one is cut in its payload, not its header
+            versions[p.name] = None
+    assert {n for n, v in versions.items() if v != 2} == {"tiny-v1.cert"}
+    assert versions["tiny-v1.cert"] == 1
+
+
+def test_certificates_package_imports_no_generator() -> None:
+    """The format package (certificates/) is below the generators: it imports none."""
+    for path in (ROOT / "certificates").rglob("*.py"):
+        assert "generators" not in path.read_text(), path
+
+
 def test_make_examples_reproduces_the_committed_files(tmp_path: Path) -> None:
     r = subprocess.run(
-        [sys.executable, EXAMPLES / "make_examples.py", tmp_path],
+        [sys.executable, "-m", "generators.examples", tmp_path],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -151,4 +180,4 @@ def test_make_examples_reproduces_the_committed_files(tmp_path: Path) -> None:
     }
     assert set(made) == set(committed)
     differ = sorted(name for name in made if made[name] != committed[name])
-    assert not differ, f"run certificates/examples/make_examples.py; stale: {differ}"
+    assert not differ, f"run python -m generators.examples; stale: {differ}"
