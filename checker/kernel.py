@@ -35,6 +35,7 @@ from checker.model import TASK, Model, load_model
 from checker.rules import RULES
 
 CHECKER_VERSION = "0.2.0"
+SHARDS = 8  # tasks a sharded replay is split into
 WORK_LIMIT = 1 << 28  # elements of work one step may do (checked before it runs)
 TOTAL_WORK_LIMIT = 1 << 36  # elements of work one certificate may ask for in all
 _KERNEL = object()
@@ -93,8 +94,6 @@ class Replay:
     cert: Certificate
     progress: Progress | None = None
     results: dict[str, Result] = field(default_factory=dict)
-    covered: dict[int, str] = field(default_factory=dict)
-    proven: int = 0
     work: int = 0
     reports: list[StepReport] = field(default_factory=list)
 
@@ -183,7 +182,7 @@ def _claim(st: Replay, step: Step, res: Result) -> None:
     require(bool(inside), Reason.CLAIM_MISMATCH, "the claimed ball does not enclose the kernel's")
 
 
-def _run_step(st: Replay, step: Step) -> None:
+def _run_step(st: Replay, step: Step, claims: bool) -> None:
     rule = RULES.get(step.rule)
     if rule is None:
         reject(Reason.UNKNOWN_RULE, f"certificate: no kernel rule {step.rule!r:.60}")
@@ -193,7 +192,7 @@ def _run_step(st: Replay, step: Step) -> None:
         set(step.cite) == set(rule.CITES)
         and required <= set(step.args) <= required | optional
         and set(step.claim) in ({*rule.CLAIM}, set(), {"mid", "rad"})
-        and (set(step.claim) == set(rule.CLAIM) or not rule.CLAIM),
+        and (set(step.claim) == set(rule.CLAIM) or not rule.CLAIM or not claims),
         Reason.CERT_SCHEMA,
         f"{rule.NAME}: expects cite {sorted(rule.CITES)}, args {sorted(rule.ARGS)} "
         f"and claim {sorted(rule.CLAIM)}",
@@ -219,11 +218,8 @@ def _run_step(st: Replay, step: Step) -> None:
             st.progress(rule.NAME, n, total)
 
     res = rule.apply(st.model, cites, args, tick)
-    _claim(st, step, res)
-    if isinstance(res, Count):  # disjointness: the query partitions the inputs
-        seen = st.covered.setdefault(res.query, step.id)
-        require(seen == step.id, Reason.OVERLAP, f"query {res.query} already counted by {seen}")
-        st.proven += res.correct
+    if claims:
+        _claim(st, step, res)
     st.results[step.id] = res
     st.reports.append(StepReport(step.id, rule.NAME, B.METER.ops - before, res))
 
@@ -239,16 +235,26 @@ def breakdown(reports: list[StepReport], header: int) -> dict[str, dict[str, int
     return out
 
 
-def replay(cert: Certificate, model: Model, progress: Progress | None = None) -> Replay:
-    """Replay every step of ``cert`` on ``model``; return the final state.
+def replay(
+    cert: Certificate,
+    model: Model,
+    progress: Progress | None = None,
+    only: set[str] | None = None,
+    claims: bool = True,
+) -> Replay:
+    """Replay the steps of ``cert`` on ``model`` (those in ``only`` if given; ``claims=False``
+    skips comparing claims, for the kernel's own traces); return the final state.
 
     Reject (``CheckError``, with the step's id) as soon as a step fails.
     """
-    st = Replay(model=model, cert=cert, progress=progress)
+    st, seen = Replay(model=model, cert=cert, progress=progress), set()
     for step in cert.steps:
-        require(step.id not in st.results, Reason.CERT_SCHEMA, f"duplicate step id {step.id}")
+        require(step.id not in seen, Reason.CERT_SCHEMA, f"duplicate step id {step.id}")
+        seen.add(step.id)
+        if only is not None and step.id not in only:
+            continue
         try:
-            _run_step(st, step)
+            _run_step(st, step, claims)
         except CheckError as exc:
             raise CheckError(exc.reason, step.id, exc.detail) from None
         except MemoryError:
@@ -260,11 +266,53 @@ def replay(cert: Certificate, model: Model, progress: Progress | None = None) ->
     return st
 
 
+def tally(reports: list[StepReport]) -> tuple[int, int, int]:
+    """Return (correct, incorrect, undecided) summed over the Count results, in order.
+
+    Reject (OVERLAP) a second count of one query: the query token partitions the input
+    space, so counts of distinct queries count distinct inputs.
+    """
+    covered: dict[int, str] = {}
+    c = i = u = 0
+    for r in reports:
+        if isinstance(r.result, Count):
+            q = r.result.query
+            first = covered.setdefault(q, r.id)
+            require(first == r.id, Reason.OVERLAP, f"query {q} already counted by {first}", r.id)
+            c, i, u = c + r.result.correct, i + r.result.incorrect, u + r.result.undecided
+    return c, i, u
+
+
+def _replay_all(
+    cert: Certificate, model: Model, paths: tuple[str, str | None], sha: str, pool: Any,
+    progress: Progress | None, claims: bool = True,
+) -> list[StepReport]:  # fmt: skip
+    """Step reports of a whole replay: here, or sharded over ``pool`` (checker.shard)."""
+    if pool is None:
+        return replay(cert, model, progress, claims=claims).reports
+    from checker import shard
+
+    tasks = shard.tasks(cert, paths[0], model.sha256, paths[1], sha, SHARDS)
+
+    def ticked(results: Any) -> Any:
+        for n, r in enumerate(results):
+            if progress is not None:
+                progress("shards", n + 1, len(tasks))
+            yield r
+
+    return shard.merge(cert, model.sha256, sha, ticked(pool.map(shard.check_shard, tasks)))
+
+
 def check(
-    cert_path: str | Path, model_path: str | Path, progress: Progress | None = None
+    cert_path: str | Path,
+    model_path: str | Path,
+    progress: Progress | None = None,
+    pool: Any = None,
 ) -> Verdict:
     """Return the Verdict for certificate ``cert_path`` on model ``model_path``.
 
+    With ``pool`` (any object with ``map``), the counting steps are replayed in shards by the
+    pool's workers and merged by checker.shard (each counting step exactly once).
     Reject (``CheckError``) if the model or certificate is malformed, the certificate is
     bound to another model, task or semantics, any step fails, or the claimed bound exceeds
     proven / total.
@@ -283,70 +331,65 @@ def check(
         Reason.MODEL_MISMATCH,
         f"certificate: bound to model {cert.model_sha256[:16]}..., given {model.sha256[:16]}...",
     )
-    start = B.METER.ops
-    st = replay(cert, model, progress)
-    ops = B.METER.ops - start + cert.header_numbers
+    sha = hashlib.sha256(raw).hexdigest()
+    reports = _replay_all(cert, model, (str(model_path), str(cert_path)), sha, pool, progress)
+    proven, _, _ = tally(reports)
     total = model.total
     require(
-        cert.bound <= fmpq(st.proven, total),
+        cert.bound <= fmpq(proven, total),
         Reason.BOUND_NOT_PROVEN,
-        f"final: claimed bound {cert.bound} exceeds proven {st.proven}/{total}",
+        f"final: claimed bound {cert.bound} exceeds proven {proven}/{total}",
     )
-    by_rule = breakdown(st.reports, cert.header_numbers)
     return Verdict(
         _KERNEL,
         bound=cert.bound,
-        proven=st.proven,
+        proven=proven,
         total=total,
-        ops=ops,
-        ops_by_rule=by_rule,
+        ops=sum(r.ops for r in reports) + cert.header_numbers,
+        ops_by_rule=breakdown(reports, cert.header_numbers),
         certificate_bytes=len(raw),
         certificate_gzip_bytes=len(gzip.compress(raw, compresslevel=6, mtime=0)),
         model_sha256=model.sha256,
-        certificate_sha256=hashlib.sha256(raw).hexdigest(),
+        certificate_sha256=sha,
         checker_version=CHECKER_VERSION,
         seconds=time.perf_counter() - t0,
         theorem=model.theorem(),
         semantics=cert.semantics,
         strategy=cert.strategy,
-        steps=len(st.reports),
+        steps=len(reports),
     )
 
 
-def brute_tables(model: Model) -> Any:
-    """The brute-force trace's tables (rules factor, matmul, exp), as ``enumerate`` reads them."""
-    from checker.rules import enumerate as en
-    from checker.rules import exp, factor, matmul
-
-    def fac(name: str, h: int) -> Result:
-        return factor.apply(model, {}, {"name": name, "head": h}, None)
-
-    def mm(a: str, b: str, h: int, t: bool) -> Result:
-        return matmul.apply(model, {"a": fac(a, h), "b": fac(b, h)}, {"transpose_b": t}, None)
-
-    def ex(a: str, b: str, h: int) -> Result:
-        return exp.apply(model, {"scores": mm(a, b, h, True)}, {}, None)
-
-    hs = range(model.h)
-    cites = {"eupu": fac("EU", 0), "evou": [mm("EV", "OU", h, False) for h in hs]}
-    cites |= {"pvou": [mm("PV", "OU", h, False) for h in hs], "g": [ex("EQ", "EK", h) for h in hs]}
-    return en._tables(model, {**cites, "f": [ex("EQ", "PK", h) for h in hs]})
+_PRODUCTS = {"EVOU": ("EV", "OU", False), "PVOU": ("PV", "OU", False)}
+_PRODUCTS |= {"EQKE": ("EQ", "EK", True), "EQKP": ("EQ", "PK", True)}
+_FACTORS = ("EQ", "EK", "PK", "EV", "PV", "OU")
+_ROLES = {"evou": "EVOU", "pvou": "PVOU", "g": "exp.EQKE", "f": "exp.EQKP"}
 
 
-def exact_accuracy(model: Model, progress: Progress | None = None) -> tuple[int, int, int, int]:
+def brute_trace(model: Model) -> Certificate:
+    """The brute-force trace (the layout of generators.strategies.brute_force), without
+    claims: what ``exact_accuracy`` replays."""
+
+    def st(sid: str, rule: str, cite: dict[str, Any], args: dict[str, Any]) -> Step:
+        return Step(0, sid, rule, cite, args, {})
+
+    steps, hs = [st("EU", "factor", {}, {"name": "EU", "head": 0})], range(model.h)
+    for h in hs:
+        steps += [st(f"{n}{h}", "factor", {}, {"name": n, "head": h}) for n in _FACTORS]  # fmt: skip  # noqa: E501
+        for m, (a, b, t) in _PRODUCTS.items():
+            steps.append(st(f"{m}{h}", "matmul", {"a": f"{a}{h}", "b": f"{b}{h}"}, {"transpose_b": t}))  # fmt: skip  # noqa: E501
+        steps += [st(f"exp.{x}{h}", "exp", {"scores": f"{x}{h}"}, {}) for x in ("EQKE", "EQKP")]
+    heads = {r: [f"{x}{h}" for h in hs] for r, x in _ROLES.items()}
+    steps += [st(f"q{q}", "enumerate", {"eupu": "EU", **heads}, {"query": q}) for q in range(model.v)]  # fmt: skip  # noqa: E501
+    return Certificate(TASK, model.sha256, "real", "brute-force", fmpq(0), {}, tuple(steps))
+
+
+def exact_accuracy(
+    model: Model, progress: Progress | None = None, pool: Any = None, path: str = ""
+) -> tuple[int, int, int, int]:
     """Return (correct, incorrect, undecided, total) over all v^k inputs, rigorously: the
-    brute-force trace (rules factor, matmul, exp, enumerate) replayed without claims."""
-    from checker.rules import enumerate as en
-
+    kernel's own brute-force trace replayed without claims (sharded over ``pool``, whose
+    workers read the model at ``path``)."""
     B.check_fp_environment()
-    tables = brute_tables(model)
-
-    def tick(n: int, total: int) -> None:
-        if progress is not None:
-            progress("accuracy", n, total)
-
-    c = i = u = 0
-    for q in range(model.v):
-        res = en.decide(model, tables, q, tick)
-        c, i, u = c + res.correct, i + res.incorrect, u + res.undecided
-    return c, i, u, model.total
+    reports = _replay_all(brute_trace(model), model, (path, None), "brute", pool, progress, False)
+    return (*tally(reports), model.total)

@@ -9,13 +9,17 @@ import math
 import numpy as np
 
 from checker import Model
-from checker.kernel import brute_tables
 from checker.rules import enumerate as en
+from generators.trace import Trace
 
 
 def decide_inputs(model: Model, x: np.ndarray) -> tuple[int, int, int]:
     """Return (correct, incorrect, undecided) for input rows x [n, k], rigorously per input."""
-    T = brute_tables(model)
+    t = Trace(model)
+    eu, heads = t.path_tables()
+    cites = {"eupu": t.results[eu]}
+    cites |= {r: [t.results[h[r]] for h in heads] for r in ("evou", "pvou", "g", "f")}
+    T = en._tables(model, cites)
     c = i = 0
     for q in np.unique(x[:, -1]):
         cq, iq = en._decide_exact(T, int(q), x[x[:, -1] == q])
