@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -198,12 +199,17 @@ def test_prove_then_check_json(accuracy: dict, model: Path, brute_cert: Path) ->
     assert isinstance(out["ops"], int) and out["ops"] > V**K
     assert isinstance(out["seconds"], float) and out["seconds"] >= 0
     assert isinstance(out["checker_version"], str) and out["checker_version"]
-    # the kernel's own entry point says the same
+    # the proof length per rule adds up; the trace's steps are counted
+    assert sum(row["ops"] for row in out["ops_by_rule"].values()) == out["ops"]
+    assert sum(row["steps"] for row in out["ops_by_rule"].values()) == out["steps"]
+    assert out["ops_by_rule"]["enumerate"]["steps"] == V and out["semantics"] == "real"
+    assert out["compression"] > 0  # reported by mechproof, outside the kernel
+    # the kernel's own entry point says the same (without the generator-side compression)
     r2 = run(brute_cert, "--model", model, "--json", prog=CHECKER)
     assert r2.returncode == 0
     out2 = json.loads(one_line(r2.stdout))
-    assert {k: v for k, v in out2.items() if k != "seconds"} == {
-        k: v for k, v in out.items() if k != "seconds"
+    assert {k: v for k, v in out2.items() if k not in ("seconds", "compression")} == {
+        k: v for k, v in out.items() if k not in ("seconds", "compression")
     }
 
 
@@ -288,7 +294,7 @@ def edit_header(fn: Callable[[dict], None]) -> Callable[[bytes], bytes]:
 
 
 def _more_correct(h: dict) -> None:
-    h["steps"][1]["claim"]["correct"] += 1
+    next(s for s in h["steps"] if s["rule"] == "enumerate")["claim"]["correct"] += 1
 
 
 @pytest.mark.parametrize(
@@ -299,7 +305,9 @@ def _more_correct(h: dict) -> None:
         ("empty", lambda b: b"", Reason.CERT_UNREADABLE),
         ("not-json", lambda b: b[:16] + b"~" + b[17:], Reason.CERT_UNREADABLE),
         ("unknown-field", edit_header(lambda h: h.update(x=1)), Reason.CERT_SCHEMA),
-        ("version", edit_header(lambda h: h.update(version=2)), Reason.CERT_VERSION),
+        ("version", edit_header(lambda h: h.update(version=1)), Reason.CERT_VERSION),
+        ("semantics", edit_header(lambda h: h.update(semantics="float32")), Reason.CERT_SCHEMA),
+        ("forward-cite", edit_header(lambda h: h["steps"].reverse()), Reason.BAD_REFERENCE),
         ("task", edit_header(lambda h: h.update(task="min-of-k")), Reason.TASK_MISMATCH),
         ("claim", edit_header(_more_correct), Reason.CLAIM_MISMATCH),
     ],
@@ -331,6 +339,97 @@ def test_check_overclaimed_bound(brute_cert: Path, model: Path, work: Path, accu
     bad.write_bytes(raw[:8] + len(text).to_bytes(8, "little") + text + raw[16 + n :])
     out = rejected(run("check", bad, "--model", model, "--json"), Reason.BOUND_NOT_PROVEN)
     assert f"{accuracy['correct']}/{accuracy['total']}" in out["detail"]
+
+
+def test_text_verdict_rounds_down(brute_cert: Path, model: Path, work: Path) -> None:
+    """The decimal after VERIFIED is the bound rounded *down* (2/3 -> 0.666666, not 0.666667)."""
+    raw = brute_cert.read_bytes()
+    n = int.from_bytes(raw[8:16], "little")
+    header = json.loads(raw[16 : 16 + n])
+    header["bound"] = "2/3"  # below the proven 4/5, so it verifies
+    text = json.dumps(header).encode()
+    cert = work / "two-thirds.cert"
+    cert.write_bytes(raw[:8] + len(text).to_bytes(8, "little") + text + raw[16 + n :])
+    for prog, args in (
+        (CLI, ("check", cert, "--model", model)),
+        (CHECKER, (cert, "--model", model)),
+    ):
+        r = run(*args, prog=prog)
+        assert r.returncode == 0, r.stderr
+        last = r.stdout.rstrip("\n").splitlines()[-1]
+        assert last == "VERIFIED accuracy >= 2/3 >= 0.666666", last
+        dec = Fraction(last.rsplit(" ", 1)[1])
+        assert dec <= Fraction(2, 3) < dec + Fraction(1, 10**6)
+
+
+# ---------------------------------------------------------------- explain
+
+STEP_LINE = re.compile(r"^ *(\d+)\. \[(?P<id>[^\]]+)\] (?P<rule>[\w-]+): ")
+COST_LINE = re.compile(r"^ +cost (?P<ops>[\d,]+) ops; concludes ")
+
+
+def _outline(text: str) -> list[dict]:
+    """The outline's steps: id, rule and (with --model) cost, in order."""
+    steps: list[dict] = []
+    for ln in text.splitlines():
+        if m := STEP_LINE.match(ln):
+            steps.append({"id": m["id"], "rule": m["rule"], "ops": None})
+        elif (m := COST_LINE.match(ln)) and steps:
+            steps[-1]["ops"] = int(m["ops"].replace(",", ""))
+    return steps
+
+
+@pytest.mark.parametrize("strategy", ["brute-force", "cubic-paired-split"])
+def test_explain_matches_check(strategy: str, model: Path, work: Path) -> None:
+    """``mechproof explain CERT`` lists every step with its rule; with ``--model`` also
+    each step's cost: step count, rule names and per-rule costs match ``check --json``."""
+    cert = work / f"explain-{strategy}.cert"
+    assert run("prove", model, "--strategy", strategy, "--out", cert).returncode == 0
+    out = json.loads(one_line(run("check", cert, "--model", model, "--json").stdout))
+    raw = cert.read_bytes()
+    header = json.loads(raw[16 : 16 + int.from_bytes(raw[8:16], "little")])
+    want = [(s["id"], s["rule"]) for s in header["steps"]]
+
+    bare = run("explain", cert)
+    assert bare.returncode == 0 and bare.stderr == "", bare.stderr
+    assert f"trace: {out['steps']} steps" in bare.stdout
+    steps = _outline(bare.stdout)
+    assert [(s["id"], s["rule"]) for s in steps] == want and len(steps) == out["steps"]
+    assert all(s["ops"] is None for s in steps) and "cost" not in bare.stdout
+
+    full = run("explain", cert, "--model", model)
+    assert full.returncode == 0 and full.stderr == "", full.stderr
+    steps = _outline(full.stdout)
+    assert [(s["id"], s["rule"]) for s in steps] == want
+    assert all(isinstance(s["ops"], int) for s in steps)
+    by_rule: dict[str, dict[str, int]] = {}
+    for s in steps:
+        row = by_rule.setdefault(s["rule"], {"steps": 0, "ops": 0})
+        row["steps"] += 1
+        row["ops"] += s["ops"]
+    kernel_rows = {r: row for r, row in out["ops_by_rule"].items() if r != "(header)"}
+    assert by_rule == kernel_rows
+    header_ops = out["ops_by_rule"]["(header)"]["ops"]
+    assert sum(s["ops"] for s in steps) + header_ops == out["ops"]
+    total = [ln for ln in full.stdout.splitlines() if ln.split()[:1] == ["total"]]
+    assert total and total[-1].split()[1] == str(out["steps"])
+    assert int(total[-1].split()[3].replace(",", "")) == out["ops"]
+
+
+def test_explain_rejections(brute_cert: Path, model: Path, other_model: Path, work: Path) -> None:
+    """Malformed certificate or another model: one line, exit 1, no traceback."""
+    bad = work / "explain-truncated.cert"
+    bad.write_bytes(brute_cert.read_bytes()[:40])
+    for args in ((bad,), (bad, "--model", model), (brute_cert, "--model", other_model)):
+        r = run("explain", *args)
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        no_traceback(r)
+        one_line(r.stderr)
+    lying = work / "explain-claim.cert"
+    lying.write_bytes(edit_header(_more_correct)(brute_cert.read_bytes()))
+    assert run("explain", lying).returncode == 0  # the outline does not replay
+    r = run("explain", lying, "--model", model)
+    assert r.returncode == 1 and "REJECTED (claim-mismatch) at step q0" in one_line(r.stderr)
 
 
 # ---------------------------------------------------------------- usage errors

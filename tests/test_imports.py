@@ -44,6 +44,11 @@ def allowed(module: str) -> bool:
 def test_kernel_files_exist() -> None:
     names = {p.name for p in KERNEL_FILES}
     assert {"__init__.py", "__main__.py", "kernel.py", "model.py", "cert.py"} <= names
+    assert {"facts.py", "lemmas.py"} <= names
+    rules = {p.stem for p in KERNEL_FILES if p.parent.name == "rules"} - {"__init__"}
+    from checker.rules import RULES
+
+    assert rules == {m.__name__.rsplit(".", 1)[1] for m in RULES.values()}  # all scanned
 
 
 @pytest.mark.parametrize("path", KERNEL_FILES, ids=lambda p: p.name)
@@ -116,6 +121,6 @@ def test_running_the_kernel_loads_no_untrusted_module(tmp_path: Path) -> None:
     out = json.loads(r.stdout.splitlines()[-1])
     assert out["status"] == 0 and len(out["bounds"]) == 3
     loaded = out["modules"]
-    assert "checker.kernel" in loaded and "checker.cases" in loaded and "flint" in loaded
+    assert "checker.kernel" in loaded and "checker.rules.cases" in loaded and "flint" in loaded
     leaked = [m for m in loaded if m.split(".")[0] in FORBIDDEN]
     assert not leaked, f"the kernel pulled in untrusted modules: {leaked}"
