@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from flint import arb, arb_mat, arf, fmpq
+from flint import arb, arf, fmpq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -305,7 +305,6 @@ _EXTRA_PAIRS = [
 _PA = [a for a, _ in _EXTRA_PAIRS] + [a for a in _BIN for _ in _BIN]
 _PB = [b for _, b in _EXTRA_PAIRS] + [b for _ in _BIN for b in _BIN]
 PAIRS = (mkl(_PA), mkl(_PB))
-SCALES = [0.0, -0.0, TINY, 0.5, -0.5, 1 / 3, -3.0, 2.0**-1000, 1e300, -MAXF]
 NEAR = mkl(
     [
         (1.0, 2.0**-60),
@@ -487,36 +486,116 @@ def check_mul(a: Ball | None = None, b: Ball | None = None, rng: Any = None) -> 
     return elementwise(balls.mul(a, b), [a, b], i_mul, lambda x, y: x * y, "mul", rng)
 
 
-def check_scale(cases: Sequence[tuple[Ball, float]] | None = None, rng: Any = None) -> list[str]:
-    """scale(a, c) contains c x for x in a."""
+def check_index(b: Ball | None = None) -> list[str]:
+    """Ball indexing b[idx], .T and .bcast select the same entries of mid and rad (exact)."""
+    b = GRID if b is None else b
+    g2 = mk(b.mid.reshape(-1, 1) * np.ones((1, 3)), b.rad.reshape(-1, 1) * np.ones((1, 3)))
     bad: list[str] = []
-    for a, c in cases if cases is not None else [(GRID, c) for c in SCALES]:
-        qc = q(c)
-        out = balls.scale(a, c)
-        bad += elementwise(
-            out, [a], lambda x, qc=qc: i_mul((qc, qc), x), lambda x, qc=qc: qc * x, "scale", rng
-        )
+    n = b.shape[0]
+    for idx in (
+        [0, n - 1, -1, n // 2, n // 2],
+        slice(1, None, 2),
+        np.array([[n - 1], [0]]),
+        n // 2,
+    ):
+        want = mk(b.mid[idx], b.rad[idx])
+        bad += contain(b[idx], ivs(want), "index")
+    bad += contain(g2.T, ivs(mk(g2.mid.T, g2.rad.T)), "T")
+    r = b[np.arange(min(3, n))]
+    sh = (2, r.shape[0])
+    w = mk(np.broadcast_to(r.mid, sh).copy(), np.broadcast_to(r.rad, sh).copy())
+    bad += contain(r.bcast(sh), ivs(w), "bcast")
     return bad
 
 
-def check_neg(b: Ball | None = None, rng: Any = None) -> list[str]:
-    """neg(b) contains -x for x in b."""
-    b = GRID if b is None else b
-    return elementwise(balls.neg(b), [b], i_neg, lambda x: -x, "neg", rng)
+def _where_rows(b: Ball, axis: int, where: np.ndarray) -> list[list[Iv]]:
+    w = np.broadcast_to(where, b.shape)
+    rows = _rows(b, axis)
+    wr = np.moveaxis(w, axis, -1).reshape(-1, b.shape[axis])
+    return [
+        [x for x, keep in zip(r, m, strict=True) if keep] for r, m in zip(rows, wr, strict=True)
+    ]
 
 
-def check_take(cases: Sequence[tuple[Ball, Any, int]] | None = None) -> list[str]:
-    """take(b, idx, axis) contains the entries np.take would select."""
-    g2 = mk(GRID.mid.reshape(29, 10), GRID.rad.reshape(29, 10))
+def check_min_where(cases: Sequence[tuple[Ball, int, np.ndarray]] | None = None) -> list[str]:
+    """min/max(b, axis, where) contain the min/max over the selected entries (none: unknown)."""
     if cases is None:
-        cases = [(GRID, [0, 5, -1, 17, 17], 0), (g2, [9, 0, 3], 1), (g2, [[1, 2], [0, 28]], 0)]
+        g = mk(GRID.mid[:24].reshape(4, 6), GRID.rad[:24].reshape(4, 6))
+        rng = np.random.default_rng(0)
+        h = mk([[1.0, 5.0, 3.0, 7.0], [2.0, 0.0, 9.0, 4.0]], [[0.0, 0.5, 0.0, 1.0], [0.25] * 4])
+        cases = [(g, 1, rng.random((4, 6)) < 0.5), (g, 0, ~np.eye(4, 6, dtype=bool))]
+        cases += [(h, 1, np.array([[False, True, True, False], [True, False, True, True]]))]
     bad: list[str] = []
-    for b, idx, axis in cases:
-        want = mk(np.take(b.mid, idx, axis=axis), np.take(b.rad, idx, axis=axis))
-        out = balls.take(b, idx, axis)
-        if out.shape != want.shape:
-            bad.append(f"take: shape {out.shape} != {want.shape}")
-        bad += contain(out, ivs(want), "take")
+    for b, axis, where in cases:
+        for name, red in (("min", i_min), ("max", i_max)):
+            out = getattr(balls, name)(b, axis, where=where)
+            want = [red(r) if r else (None, None) for r in _where_rows(b, axis, where)]
+            bad += contain(out, want, f"{name}(where)")
+    return bad
+
+
+def check_min_lower(cases: Sequence[tuple[Ball, int]] | None = None) -> list[str]:
+    """min_lower(b, axis) <= min along axis of every x in b (exact comparison)."""
+    bad: list[str] = []
+    for b, axis in MINMAX_CASES if cases is None else cases:
+        out = np.ravel(balls.min_lower(b, axis))
+        for k, r in enumerate(_rows(b, axis)):
+            lo = i_min(r)[0]
+            if lo is not None and math.isfinite(out[k]) and q(out[k]) > lo:
+                bad.append(f"min_lower[{k}] = {out[k]!r} above the min {fmt(lo)}")
+            if lo is not None and out[k] == INF:
+                bad.append(f"min_lower[{k}] = inf")
+    return bad
+
+
+def check_sort_lower(cases: Sequence[tuple[Ball, int]] | None = None) -> list[str]:
+    """sort_lower(b, axis)[j] <= the j-th smallest of every x in b (exact comparison)."""
+    bad: list[str] = []
+    for b, axis in MINMAX_CASES if cases is None else cases:
+        out = np.moveaxis(balls.sort_lower(b, axis), axis, -1).reshape(-1, b.shape[axis])
+        for k, r in enumerate(_rows(b, axis)):
+            los = sorted(x[0] for x in r if x[0] is not None)
+            if len(los) != len(r):
+                continue
+            for j, lo in enumerate(los):
+                if math.isfinite(out[k, j]) and q(out[k, j]) > lo:
+                    bad.append(f"sort_lower[{k}, {j}] above the j-th smallest lower end")
+    return bad
+
+
+def check_exp_scaled(b: Ball | None = None, e: int = 3) -> list[str]:
+    """exp_scaled(b, e) contains exp(x / sqrt(e)) for x = both ends of every entry of b (exp
+    is monotone); mpmath intervals, precision raised (300, 1500, 6000 bits) while undecided."""
+    import mpmath
+
+    b = mk([0.0, -1.5, 2.0, 1e-300, -700.0], [0.0, 0.25, 2.0**-40, 0.0, 1.0]) if b is None else b
+    out = balls.exp_scaled(b, e)
+    le = mpmath.libmp.mpf_le
+    iv = mpmath.iv
+    bad: list[str] = []
+    old = iv.prec
+    try:
+        for k, (lo, hi) in enumerate(ivs(b)):
+            m, rr = float(np.ravel(out.mid)[k]), float(np.ravel(out.rad)[k])
+            if lo is None or hi is None or math.isinf(rr):
+                continue
+            L, H = (
+                mpmath.libmp.from_rational(int(x.p), int(x.q), 6000)
+                for x in (q(m) - q(rr), q(m) + q(rr))
+            )
+            for end in (lo, hi):
+                for prec in (300, 1500, 6000):
+                    iv.prec = prec
+                    a, c = iv.exp(iv.mpf(int(end.p)) / iv.mpf(int(end.q)) / iv.sqrt(e))._mpi_
+                    if le(L, a) and le(c, H):
+                        break
+                    if not le(a, H) or not le(L, c):
+                        bad.append(f"exp_scaled[{k}] misses exp of an end")
+                        break
+                else:
+                    bad.append(f"exp_scaled[{k}] undecided at 6000 bits")
+    finally:
+        iv.prec = old
     return bad
 
 
@@ -745,19 +824,18 @@ def check_exact() -> list[str]:
 
 
 def check_from_arb(cases: Sequence[arb] | None = None) -> list[str]:
-    """from_arb(x) contains the arb x (each entry of a list or arb_mat); bad input rejected."""
+    """from_arb(xs, shape) contains each arb of xs; bad input rejected."""
     xs = list(ARB_CASES if cases is None else cases)
     want = [_arb_iv(x) for x in xs]
-    bad = contain(balls.from_arb(xs), want, "from_arb(list)")
+    bad = contain(balls.from_arb(xs, (len(xs),)), want, "from_arb(list)")
     for x, w in zip(xs, want, strict=True):
-        bad += contain(balls.from_arb(x), [w], f"from_arb({x})")
+        bad += contain(balls.from_arb([x], ()), [w], f"from_arb({x})")
     fin = [x for x in xs if x.is_finite()][:4]
     if len(fin) == 4:
-        mat = arb_mat([[fin[0], fin[1]], [fin[2], fin[3]]])
-        bad += contain(balls.from_arb(mat), [_arb_iv(x) for x in fin], "from_arb(arb_mat)")
-    for x in (1.0, fmpq(1), [[arb(1)], [arb(1), arb(2)]], "1"):
-        if not rejects(lambda x=x: balls.from_arb(x)):
-            bad.append(f"from_arb({x!r}) not rejected")
+        bad += contain(balls.from_arb(fin, (2, 2)), [_arb_iv(x) for x in fin], "from_arb(2x2)")
+    for x, shape in (([1.0], (1,)), ([fmpq(1)], (1,)), ([arb(1)], (2,)), (["1"], (1,))):
+        if not rejects(lambda x=x, shape=shape: balls.from_arb(x, shape)):
+            bad.append(f"from_arb({x!r}, {shape}) not rejected")
     return bad
 
 
@@ -896,11 +974,6 @@ def m_nonpositive(b: Ball) -> np.ndarray:
     return np.less_equal(b.mid, 0.0)
 
 
-def m_neg(a: Ball) -> Ball:
-    """neg dropping the radius."""
-    return Ball(_fresh(-a.mid), np.zeros(a.shape))
-
-
 @_quiet
 def m_add(a: Ball, b: Ball) -> Ball:
     """add without the rounding term u|mid|."""
@@ -926,13 +999,6 @@ def m_mul(a: Ball, b: Ball) -> Ball:
     mid = _fresh(a.mid * b.mid)
     r = np.abs(a.mid) * b.rad + a.rad * np.abs(b.mid) + np.abs(mid) * U
     return balls._finish(mid, balls._up(_fresh(r), balls._C4))
-
-
-@_quiet
-def m_scale(a: Ball, c: float) -> Ball:
-    """scale using c instead of |c| for the radius."""
-    mid = _fresh(a.mid * c)
-    return balls._finish(mid, balls._up(_fresh(a.rad * c + np.abs(mid) * U), balls._C2))
 
 
 @_quiet
@@ -996,10 +1062,57 @@ def m_max(a: Ball, axis: int) -> Ball:
     return balls._hull(lo, balls._upward(_fresh(hi)))
 
 
-def m_take(a: Ball, idx: Any, axis: int) -> Ball:
-    """take dropping the radius."""
-    m = _fresh(np.take(a.mid, idx, axis=axis))
-    return Ball(m, np.zeros(m.shape))
+def m_getitem(self: Ball, idx: Any) -> Ball:
+    """Ball indexing dropping the radius."""
+    return Ball(self.mid[idx], np.zeros(np.shape(self.mid[idx])))
+
+
+def m_transpose(self: Ball) -> Ball:
+    """.T transposing the midpoints only."""
+    return Ball(self.mid.T, self.rad)
+
+
+def m_bcast(self: Ball, shape: tuple[int, ...]) -> Ball:
+    """bcast with a zero radius."""
+    return Ball(np.broadcast_to(self.mid, shape), np.zeros(shape))
+
+
+_REAL_REDUCE = balls._reduce
+
+
+def m_min_where(a: Ball, axis: int, where: Any = None) -> Ball:
+    """min ignoring ``where`` (the minimum over every entry)."""
+    return _REAL_REDUCE(a, axis, np.min, None)
+
+
+def m_max_where(a: Ball, axis: int, where: Any = None) -> Ball:
+    """max ignoring ``where``."""
+    return _REAL_REDUCE(a, axis, np.max, None)
+
+
+def m_min_lower(b: Ball, axis: int, where: Any = None) -> np.ndarray:
+    """min_lower of the midpoints."""
+    lo = b.mid if where is None else np.where(where, b.mid, INF)
+    return np.asarray(lo.min(axis=axis))
+
+
+def m_sort_lower(b: Any, axis: int) -> np.ndarray:
+    """sort_lower of the midpoints."""
+    return np.sort(b.mid if isinstance(b, Ball) else b, axis=axis)
+
+
+_REAL_EXP_SCALED = balls.exp_scaled
+
+
+def m_exp_scaled(b: Ball, e: int) -> Ball:
+    """exp_scaled dropping the radius of its result."""
+    out = _REAL_EXP_SCALED(b, e)
+    return Ball(out.mid, np.zeros(out.shape))
+
+
+def m_exp_unscaled(b: Ball, e: int) -> Ball:
+    """exp_scaled forgetting 1/sqrt(e)."""
+    return _REAL_EXP_SCALED(b, 1)
 
 
 def m_arb_ball(x: arb) -> tuple[float, float]:
@@ -1048,15 +1161,12 @@ MUTANTS: list[tuple[str, str, Any, Callable[[], list[str]]]] = [
     ("upward-eta-only-in-max", "_upward", m_upward, check_max),
     ("positive-non-strict", "positive", m_positive, check_positive),
     ("nonpositive-mids-only", "nonpositive", m_nonpositive, check_nonpositive),
-    ("neg-drops-rad", "neg", m_neg, check_neg),
     ("add-no-rounding-term", "add", m_add, check_add),
     ("C3-without-rounding", "_C3", 1.0, check_add),
     ("C3-without-rounding-in-sub", "_C3", 1.0, check_sub),
     ("sub-ignores-b-rad", "sub", m_sub, check_sub),
     ("mul-drops-ar-br", "mul", m_mul, check_mul),
     ("C4-without-rounding", "_C4", 1.0, check_mul),
-    ("scale-signed-factor", "scale", m_scale, check_scale),
-    ("C2-without-rounding", "_C2", 1.0, check_scale),
     ("sum-no-gamma-term", "sum", m_sum, check_sum),
     ("c_sum-one", "_c_sum", lambda n: 1.0, check_sum),
     ("gamma-n-minus-1", "_gamma", m_gamma, check_matmul),
@@ -1067,7 +1177,15 @@ MUTANTS: list[tuple[str, str, Any, Callable[[], list[str]]]] = [
     ("finish-keeps-nonfinite", "_finish", m_finish, check_add),
     ("min-mids-only", "min", m_min, check_min),
     ("max-argmax-of-mids", "max", m_max, check_max),
-    ("take-drops-rad", "take", m_take, check_take),
+    ("getitem-drops-rad", "Ball.__getitem__", m_getitem, check_index),
+    ("T-mid-only", "Ball.T", property(m_transpose), check_index),
+    ("bcast-zero-rad", "Ball.bcast", m_bcast, check_index),
+    ("min-where-ignored", "min", m_min_where, check_min_where),
+    ("max-where-ignored", "max", m_max_where, check_min_where),
+    ("min-lower-of-mids", "min_lower", m_min_lower, check_min_lower),
+    ("sort-lower-of-mids", "sort_lower", m_sort_lower, check_sort_lower),
+    ("exp-scaled-drops-rad", "exp_scaled", m_exp_scaled, check_exp_scaled),
+    ("exp-scaled-unscaled", "exp_scaled", m_exp_unscaled, check_exp_scaled),
     ("arb-ball-nearest", "_arb_ball", m_arb_ball, check_from_arb),
     ("float-up-nearest", "_float_up", m_float_up, check_from_arb),
     ("to-arb-drops-rad", "to_arb", m_to_arb, check_to_arb),
@@ -1091,16 +1209,18 @@ def test_mutant_is_caught(
     monkeypatch: pytest.MonkeyPatch, attr: str, mutant: Any, check: Any
 ) -> None:
     """Each deliberately wrong variant makes its adversarial check report a violation."""
-    assert hasattr(balls, attr)
-    monkeypatch.setattr(balls, attr, mutant)
+    owner, name = (balls.Ball, attr[5:]) if attr.startswith("Ball.") else (balls, attr)
+    assert hasattr(owner, name)
+    monkeypatch.setattr(owner, name, mutant)
     assert check() != []
 
 
 def test_every_primitive_has_a_mutant() -> None:
     """The mutant table covers every public primitive of the ball layer."""
     public = [
-        "ball", "exact", "from_bounds", "lower", "upper", "positive", "nonpositive", "neg",
-        "add", "sub", "mul", "scale", "sum", "matmul", "min", "max", "take", "from_arb",
+        "ball", "exact", "from_bounds", "lower", "upper", "positive", "nonpositive", "index",
+        "add", "sub", "mul", "sum", "matmul", "min", "max", "min_where", "min_lower",
+        "sort_lower", "exp_scaled", "from_arb",
         "to_arb", "to_fmpq_bounds", "fp_environment",
     ]  # fmt: skip
     checked = {c.__name__ for *_, c in MUTANTS}
@@ -1123,13 +1243,13 @@ def test_constants_closed_form() -> None:
     """
     assert balls.U == U and balls.ETA == ETA
     assert balls._C1 == 1 + 2.0**-51
-    assert balls._C2 == balls._C3 == 1 + 3 * 2.0**-52
+    assert balls._C3 == 1 + 3 * 2.0**-52
     assert balls._C4 == 1 + 4 * 2.0**-52
     assert balls._K_LOW == 2.0**-52 * (1 + 2.0**-51)
     assert balls._gamma(1) == 2.0**-53 * (1 + 2.0**-52)
     assert balls._c_sum(1) == 1 + 3 * 2.0**-52
     assert balls._c_matmul(1) == 1 + 4 * 2.0**-52
-    for k, c in ((1, balls._C1), (2, balls._C2), (3, balls._C3), (4, balls._C4)):
+    for k, c in ((1, balls._C1), (3, balls._C3), (4, balls._C4)):
         assert q(c) * (1 - UQ) ** 2 >= (1 + UQ) ** k
     assert q(balls._K_LOW) * (1 - UQ) ** 3 >= 2 * UQ
     for n in (0, 1, 2, 3, 1000, 3000, 2**20, 2**40):
@@ -1223,11 +1343,13 @@ def test_positive_nonpositive_closed_form() -> None:
     assert check_positive() == [] and check_nonpositive() == []
 
 
-def test_neg_closed_form() -> None:
-    """neg(a) = Ball(-mid, rad), exact."""
-    b = balls.neg(mk([1.0, -0.0, -MAXF], [0.5, INF, TINY]))
-    assert b.mid.tolist() == [-1.0, 0.0, MAXF] and b.rad.tolist() == [0.5, INF, TINY]
-    assert check_neg() == []
+def test_index_closed_form() -> None:
+    """b[idx], .T and .bcast apply one numpy view to mid and rad (no arithmetic)."""
+    b = mk([[1.0, -0.0], [-MAXF, 3.0]], [[0.5, INF], [TINY, 0.0]])
+    assert b[1].mid.tolist() == [-MAXF, 3.0] and b[1].rad.tolist() == [TINY, 0.0]
+    assert b[:, 0].rad.tolist() == [0.5, TINY] and b.T.rad.tolist() == [[0.5, TINY], [INF, 0.0]]
+    assert b[0].bcast((3, 2)).rad.tolist() == [[0.5, INF]] * 3
+    assert check_index() == []
 
 
 def test_add_sub_closed_form() -> None:
@@ -1268,18 +1390,6 @@ def test_mul_closed_form() -> None:
     z = balls.mul(mk([0.0, 1e200, 1.0], [INF, 0.0, INF]), mk([0.0, 1e200, 0.0], [0.0, 0, 1]))
     assert z.rad.tolist() == [INF, INF, INF] and z.mid.tolist() == [0.0, 0.0, 0.0]
     assert check_mul() == []
-
-
-def test_scale_closed_form() -> None:
-    """scale([1 +- .5], -3): mid -3, r = fl(1.5 + 3u) = 1.5 + 2^-51, times C2 -> 1.5 + 7 2^-52."""
-    s = balls.scale(_one(1.0, 0.5), -3.0)
-    assert s.mid[0] == -3.0 and s.rad[0] == 1.5 + 7 * 2.0**-52
-    assert balls.scale(_one(TINY), 0.5).rad[0] == ETA
-    assert balls.scale(_one(MAXF), 2.0).rad[0] == INF
-    assert balls.scale(_one(1.0, INF), 0.0).rad[0] == INF  # inf * 0 = nan -> unknown
-    for c in (2, math.nan, INF, np.float32(2.0), "2"):
-        assert rejects(lambda c=c: balls.scale(_one(1.0), c))  # type: ignore[arg-type]
-    assert check_scale() == []
 
 
 def test_sum_closed_form() -> None:
@@ -1332,32 +1442,39 @@ def test_min_max_closed_form() -> None:
     assert check_min() == [] and check_max() == []
 
 
-def test_take_closed_form() -> None:
-    """take gathers mid and rad at the same indices (negative indices allowed)."""
-    t = balls.take(mk([1.0, 2.0, 3.0], [0.1, 0.2, 0.3]), [2, 0, -1], 0)
-    assert t.mid.tolist() == [3.0, 1.0, 3.0] and t.rad.tolist() == [0.3, 0.1, 0.3]
-    g = balls.take(mk([[1.0, 2.0], [3.0, 4.0]], [[0, 1], [2, 3]]), np.array([1]), 1)
-    assert g.mid.tolist() == [[2.0], [4.0]] and g.rad.tolist() == [[1.0], [3.0]]
-    assert rejects(lambda: balls.take(_one(1.0), [0.0], 0))
-    assert check_take() == []
+def test_where_lower_sort_exp_closed_form() -> None:
+    """min/max with where; min_lower; sort_lower; exp_scaled(0) = 1."""
+    g = mk([[1.0, 2.0, 3.0], [4.0, 0.0, 6.0]], [[0.0, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    w = np.array([[False, True, True], [True, False, False]])
+    assert balls.min(g, 1, where=w).mid.tolist() == [2.0, 4.0]
+    assert balls.max(g, 1, where=~w).rad[0] < 1e-15 and balls.max(g, 1, where=~w).mid[1] == 6.0
+    lo = balls.lower(g)  # rounded outward: just below mid - rad
+    assert balls.min_lower(g, 1).tolist() == [lo[0, 0], lo[1, 1]]
+    assert balls.min_lower(g, 1, where=w).tolist()[1] == lo[1, 0]
+    assert balls.sort_lower(g, 1)[1].tolist() == sorted(lo[1].tolist())
+    assert balls.sort_lower(np.array([3.0, -1.0, 2.0]), 0).tolist() == [-1.0, 2.0, 3.0]
+    one = balls.exp_scaled(mk([0.0], [0.0]), 7)
+    assert one.mid[0] == 1.0 and one.rad[0] < 1e-30
+    assert check_min_where() == [] and check_min_lower() == [] and check_sort_lower() == []
+    assert check_exp_scaled() == []
 
 
 def test_from_arb_closed_form() -> None:
     """from_arb: nearest float mid, radius rad + |f - m| rounded up; too big/tiny handled."""
-    a = balls.from_arb(arb(1.5, 0.25))  # arb rounds the radius up to 0.25 + 2^-31
+    a = balls.from_arb([arb(1.5, 0.25)], ())  # arb rounds the radius up to 0.25 + 2^-31
     assert a.mid == 1.5 and a.rad == 0.25 + 2.0**-31
-    b = balls.from_arb(dyarb(2**80 + 1, 0))
+    b = balls.from_arb([dyarb(2**80 + 1, 0)], ())
     assert b.mid == 2.0**80 and b.rad == 1.0
-    c = balls.from_arb(dyarb(1, -1200))  # |x| < 2^-1100: mid 0, rad >= 2^-1100 -> TINY
+    c = balls.from_arb([dyarb(1, -1200)], ())  # |x| < 2^-1100: mid 0, rad >= 2^-1100 -> TINY
     assert c.mid == 0.0 and c.rad == TINY
     for x in (arb("nan"), arb("inf"), dyarb(1, 3000), dyarb(2**1024 - 1, 0), arb(1.0, INF)):
-        u = balls.from_arb(x)
+        u = balls.from_arb([x], ())
         assert u.mid == 0.0 and u.rad == INF, x
-    assert balls.from_arb([[arb(1), arb(2), arb(3)]]).shape == (1, 3)
-    assert balls.from_arb(arb_mat([[1, 2], [3, 4]])).mid.tolist() == [[1, 2], [3, 4]]
-    assert balls.from_arb([]).shape == (0,)
-    assert rejects(lambda: balls.from_arb([[arb(1)], [arb(1), arb(2)]]))
-    assert rejects(lambda: balls.from_arb(1.0))
+    assert balls.from_arb([arb(1), arb(2), arb(3)], (1, 3)).shape == (1, 3)
+    assert balls.from_arb([arb(x) for x in (1, 2, 3, 4)], (2, 2)).mid.tolist() == [[1, 2], [3, 4]]
+    assert balls.from_arb([], (0,)).shape == (0,)
+    assert rejects(lambda: balls.from_arb([arb(1)], (1, 2)))
+    assert rejects(lambda: balls.from_arb([1.0], (1,)))
     assert check_from_arb() == []
 
 
@@ -1407,7 +1524,7 @@ def test_nan_and_inf_never_give_a_finite_ball() -> None:
     one = _one(1.0)
     for p in poison:
         outs = [balls.add(p, one), balls.sub(one, p), balls.mul(p, one), balls.mul(one, p)]
-        outs += [balls.scale(p, 2.0), balls.sum(p, 0), balls.min(p, 0), balls.max(p, 0)]
+        outs += [balls.sum(p, 0), balls.min(p, 0), balls.max(p, 0)]
         p2 = Ball(p.mid.reshape(1, 1), p.rad.reshape(1, 1))
         outs += [balls.matmul(p2, balls.exact([[1.0]])), balls.matmul(balls.exact([[1.0]]), p2)]
         for o in outs:
@@ -1491,17 +1608,12 @@ def test_mul_contains(ab: tuple[Ball, Ball], seed: int) -> None:
 
 
 @PROPS
-@given(st.integers(1, 4).flatmap(vec), finite, seeds)
-def test_scale_contains(a: Ball, c: float, seed: int) -> None:
-    """scale(a, c) contains c x for x in a."""
-    assert check_scale([(a, c)], rng=random.Random(seed)) == []
-
-
-@PROPS
 @given(st.integers(1, 6).flatmap(vec), seeds)
-def test_neg_endpoints_signs(b: Ball, seed: int) -> None:
-    """neg contains -x; lower <= every member <= upper; positive/nonpositive are certain."""
-    assert check_neg(b, rng=random.Random(seed)) == []
+def test_index_endpoints_signs(b: Ball, seed: int) -> None:
+    """indexing is exact; lower <= every member <= upper; positive/nonpositive are certain;
+    min_lower, sort_lower and exp_scaled are sound."""
+    assert check_index(b) == [] and check_exp_scaled(b, 1 + seed % 5) == []
+    assert check_min_lower([(b, 0)]) == [] and check_sort_lower([(b, 0)]) == []
     assert check_lower(b) == [] and check_upper(b) == []
     assert check_positive(b) == [] and check_nonpositive(b) == []
     assert check_to_arb(b) == [] and check_to_fmpq_bounds(b) == []
@@ -1583,12 +1695,11 @@ def test_from_arb_contains(xs: list[arb]) -> None:
 
 
 @PROPS
-@given(st.integers(1, 6).flatmap(vec), st.lists(st.integers(-6, 5), max_size=6))
-def test_take_contains(b: Ball, idx: list[int]) -> None:
-    """take(b, idx) contains exactly the selected entries."""
-    n = b.shape[0]
-    ok = [i for i in idx if -n <= i < n]
-    assert check_take([(b, np.array(ok, dtype=np.int64), 0)]) == []
+@given(st.integers(1, 6).flatmap(vec), st.lists(st.booleans(), min_size=6, max_size=6))
+def test_min_max_where_contains(b: Ball, keep: list[bool]) -> None:
+    """min/max with where contain the min/max over the selected entries."""
+    where = np.array(keep[: b.shape[0]])
+    assert check_min_where([(b, 0, where)]) == []
 
 
 _NEAR_2_53 = [s * (2**53 + k) for s in (1, -1) for k in range(-2, 4)]
