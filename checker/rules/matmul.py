@@ -1,7 +1,8 @@
 """Rule ``matmul``: the product of two earlier tensors, in balls.
 
 Cites ``a`` and ``b`` (Tensors); arg ``transpose_b``.  Result: Tensor with meaning
-``A @ B`` or ``A @ B^T`` (A, B the cited meanings), enclosing the exact product.
+``A @ B`` or ``A @ B^T`` (A, B the cited meanings, parenthesised when compound, so a
+meaning names one product tree), enclosing the exact product.
 
 **Lemma (ball matrix product, Rump 1999; balls.matmul).**  If X is in a and Y in b
 elementwise, XY lies in matmul(a, b) elementwise: |XY - A_m B_m| <= |A_m| B_r + A_r(|B_m| +
@@ -46,5 +47,5 @@ def work(model: Model, cites: dict[str, Any], args: dict[str, Any]) -> int:
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> Tensor:
     a, b = cites["a"], cites["b"]
     bb = b.ball.T if args["transpose_b"] else b.ball
-    mean = f"{a.meaning} @ {b.meaning}" + ("^T" if args["transpose_b"] else "")
-    return Tensor(mean, B.matmul(a.ball, bb))
+    ma, mb = (m if " " not in m else f"({m})" for m in (a.meaning, b.meaning))
+    return Tensor(f"{ma} @ {mb}" + ("^T" if args["transpose_b"] else ""), B.matmul(a.ball, bb))
