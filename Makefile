@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL ?= zoo/k4/seed050.safetensors
 
-.PHONY: install test test-slow test-all demo lint bench cubic-table zoo zoo-exact clean
+.PHONY: install test test-slow test-all demo lint bench cubic-table compare-v1 zoo zoo-exact clean
 
 install: $(STAMP)
 
@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(BIN)/mechproof check /tmp/mechproof-demo-bf.cert --model $(MODEL)
 	$(BIN)/mechproof prove $(MODEL) --strategy cubic-positional-split --out /tmp/mechproof-demo-cubic.cert
 	$(BIN)/mechproof check /tmp/mechproof-demo-cubic.cert --model $(MODEL)
+	$(BIN)/mechproof explain /tmp/mechproof-demo-cubic.cert --model $(MODEL) | tail -n 9
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,6 +42,10 @@ bench: $(STAMP)
 
 cubic-table: $(STAMP)
 	$(BIN)/python -m bench.cubic_table
+
+compare-v1: $(STAMP)
+	$(BIN)/python -m bench.compare_v1
+	$(BIN)/python -m bench.bounds_vs_v1
 
 zoo: $(STAMP)
 	$(BIN)/python -m generators.zoo --out zoo --force
