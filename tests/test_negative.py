@@ -296,6 +296,22 @@ BRUTE_MUTANTS: dict[str, tuple[Mutate, Reason]] = {
         ),
         R.BAD_HINT,
     ),
+    "tensor-claim-nan": (
+        with_array(
+            "EUn",
+            np.full(EU_SHAPE, np.nan),
+            lambda h: step(h, "EU").update(claim={"mid": "EUn", "rad": "EUn"}),
+        ),
+        R.LEMMA_FAILED,
+    ),
+    "tensor-claim-negative-radius": (
+        with_array(
+            "EUneg",
+            np.full(EU_SHAPE, -1.0),
+            lambda h: step(h, "EU").update(claim={"mid": "EUneg", "rad": "EUneg"}),
+        ),
+        R.CLAIM_MISMATCH,  # encloses nothing
+    ),
     # order and number of steps
     "order-reversed": (edit(lambda h: h["steps"].reverse()), R.BAD_REFERENCE),
     "order-cite-later-step": (move("EVOU0", "q0"), R.BAD_REFERENCE),
