@@ -561,6 +561,23 @@ def liar_split_in_g(model: Model) -> Proof:
     return _proof(t, "liar-split-in-g", claimed)
 
 
+def liar_value_other_head(model: Model) -> Proof:
+    """(n) A margin built from a value bound of the wrong head: on a multi-head model, the
+    cubic trace takes its value bound from the last head's EVOU and PVOU and combines it
+    with head 0's attention (as if head 0 wrote the last head's values).  The ``value``
+    rule must cite head 0's tables (bad-reference, at the value step)."""
+    t = Trace(model)
+    eu, heads = t.path_tables()
+    last, first = heads[-1], heads[0]
+    val = t.value(last["evou"], last["pvou"], "each")
+    g, f = t.results[first["g"]].ball, t.results[first["f"]].ball
+    for q in range(model.v):
+        w = t.margin(eu, val, q)
+        sets = choose_sets(tau_table(t.results[w].ball, g[q], f[q]), q)
+        t.cases(w, first["g"], first["f"], q, sets, None)
+    return _proof(t, "liar-value-other-head", t.proven)
+
+
 @dataclass(frozen=True)
 class Liar:
     make: Callable[[Model], Proof]
@@ -584,6 +601,7 @@ LIARS: dict[str, Liar] = {
     "other-query-margin": Liar(liar_other_query_margin, Reason.OVERLAP),
     "claimed-direct-path": Liar(liar_claimed_direct_path, Reason.CLAIM_MISMATCH),
     "split-in-g": Liar(liar_split_in_g, Reason.BAD_HINT),
+    "value-other-head": Liar(liar_value_other_head, Reason.BAD_REFERENCE),
 }
 
 

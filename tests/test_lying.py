@@ -51,6 +51,7 @@ REJECTED_ON: dict[str, tuple[str, ...]] = {
     "other-query-margin": ("small", "zoo"),
     "claimed-direct-path": ("small", "zoo", "zoo-2-heads"),
     "split-in-g": ("small", "zoo"),
+    "value-other-head": ("zoo-2-heads",),  # on one head it is the honest trace
 }
 REAL_ON: dict[str, str] = {
     "max-attention": "direct",
@@ -69,6 +70,7 @@ REAL_ON: dict[str, str] = {
     "other-query-margin": "direct",
     "claimed-direct-path": "direct",
     "split-in-g": "poison",
+    "value-other-head": "two-heads",
 }
 ADVERSARIAL = {
     "mixture": mixture_trap,
@@ -257,7 +259,7 @@ def test_liar_report_clean(lying_models, tmp_path):
 def test_registry_covers_the_lies():
     """At least the ten liars of format v1, each with a specific reason; every reason the
     trace structure adds (citations, hints, tensor claims) is exercised by some liar."""
-    assert len(LIARS) >= 16 and set(LIARS) == set(REJECTED_ON) == set(REAL_ON)
+    assert len(LIARS) >= 17 and set(LIARS) == set(REJECTED_ON) == set(REAL_ON)
     reasons = {liar.reason for liar in LIARS.values()}
     assert {
         Reason.CLAIM_MISMATCH,
@@ -275,7 +277,8 @@ def test_registry_covers_the_lies():
         ("claimed-direct-path", "EU"),  # the tensor claim, before any count
         ("value-as-margin", "q0"),
         ("head0-for-all-heads", "q0"),
-        ("other-query-margin", "q1"),  # q0 counts the cited margin's query; q1 repeats it
+        ("other-query-margin", "q1"),
+        ("value-other-head", "value.each"),  # q0 counts the cited margin's query; q1 repeats it
     ],
 )
 def test_structural_liars_rejected_at_their_step(name, step, lying_models, tmp_path):
