@@ -358,8 +358,26 @@ def certificate(M: Model, steps: list[dict], arrays=None, bound: Any = 0) -> Cer
 
 
 def replay_steps(M: Model, steps: list[dict], arrays=None) -> kernel.Replay:
-    """Replay ``steps`` on M with the kernel's loop; return the final state."""
-    return kernel.replay(certificate(M, steps, arrays), M)
+    """Replay ``steps`` on M with the kernel's loop and check coverage (``kernel.tally``:
+    each query counted once); return the final state."""
+    st = kernel.replay(certificate(M, steps, arrays), M)
+    kernel.tally(st.reports)
+    return st
+
+
+def proven_of(M: Model, steps: list[dict], arrays=None) -> int:
+    """The number of inputs the kernel proves correct from ``steps`` (replay + coverage)."""
+    return kernel.tally(kernel.replay(certificate(M, steps, arrays), M).reports)[0]
+
+
+def enum_tables(M: Model) -> Any:
+    """The path tables rule ``enumerate`` reads (built by the brute-force trace's steps)."""
+    from checker.rules import enumerate as en
+
+    t, eu, heads = tables_trace(M)
+    cites = {"eupu": t.results[eu]}
+    cites |= {r: [t.results[h[r]] for h in heads] for r in ("evou", "pvou", "g", "f")}
+    return en._tables(M, cites)
 
 
 def reason_of(fn: Callable[[], Any]) -> Reason | None:

@@ -16,13 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from reference import reference_per_input
 
-from checker import Reason, kernel, load_model
+from checker import Reason, load_model
 from checker.rules import enumerate as en
 from generators.tinymodels import make_weights
 
 
 def counts(M) -> list[tuple[int, int, int]]:
-    T = kernel.brute_tables(M)
+    T = S.enum_tables(M)
     return [(c.correct, c.incorrect, c.undecided) for c in (en.decide(M, T, q) for q in range(M.v))]
 
 
@@ -82,7 +82,7 @@ def test_fast_path_agrees_with_exact_path(tmp_path):
     for seed in range(4):
         rng = np.random.default_rng(seed)
         M = S.model_of(tmp_path, f"f{seed}", make_weights(rng, 5, 3, 4, 1, 2, "trained-like"))
-        T = kernel.brute_tables(M)
+        T = S.enum_tables(M)
         for q in range(M.v):
             x = en._inputs(M.v, M.k, q, 0, M.v ** (M.k - 1))
             assert en.decide(M, T, q).correct == en._decide_exact(T, q, x)[0]
@@ -134,7 +134,7 @@ def test_two_heads_supported(tiny2_path):
     t, _, heads = S.tables_trace(M)
     c = counts(M)
     st_ = _enum(heads, q=1, claim={"correct": c[1][0]})
-    assert S.replay_steps(M, [*t.steps, st_]).proven == c[1][0]
+    assert S.proven_of(M, [*t.steps, st_]) == c[1][0]
     assert S.replay_reason(M, [*t.steps, _enum(heads[:1], q=1)]) is Reason.BAD_REFERENCE
 
 
