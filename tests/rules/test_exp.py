@@ -120,11 +120,31 @@ def det_grid(tmp) -> None:
         check_table(SHIFTED, e)
 
 
+def check_tables(M) -> None:
+    """EXP: the exps g, f of every head of M contain exp((exact score - the kernel's row
+    shift)/sqrt(e)) (mpmath)."""
+    t, _, heads = S.tables_trace(M)
+    ex = S.exact_tables(M)
+    for i, head in enumerate(heads):
+        for role, sc in (("g", "EQKE"), ("f", "EQKP")):
+            ball, score = t.results[head[role]].ball, t.results[f"{sc}{i}"].ball
+            for q in range(M.v):
+                bad = S.exp_outside(ball[q], ex[sc][i][q], float(score.mid[q].max()), M.e)
+                assert not bad, f"EXP: {role}{i}[{q}] misses the exact exp at {bad}"
+
+
+@S.FAST
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["int", "random", "biased", "huge"]))
+def test_tables_contain_exact(tmp_path, seed, kind):
+    check_tables(S.model_of(tmp_path, f"r{seed}", S.random_weights(seed, kind)))
+
+
 def det_tables(tmp) -> None:
     """The exps of real path tables against mpmath (shift = the kernel's row max)."""
     from generators.tinymodels import make_weights
 
     M = S.model_of(tmp, "t", make_weights(np.random.default_rng(2), 4, 3, 3, 1, 3, "biased"))
+    check_tables(M)
     t, _, heads = S.tables_trace(M)
     ex = S.exact_tables(M)
     for role, sc in (("g", "EQKE"), ("f", "EQKP")):
