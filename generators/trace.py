@@ -66,8 +66,16 @@ class Trace:
         self.proven = 0
         self.undecided = 0
 
-    def step(self, rule: str, sid: str, cite: dict[str, Any], args: dict[str, Any]) -> str:
-        """Append one step of ``rule`` and evaluate it with the kernel's rule; return ``sid``."""
+    def step(
+        self,
+        rule: str,
+        sid: str,
+        cite: dict[str, Any],
+        args: dict[str, Any],
+        result: Result | None = None,
+    ) -> str:
+        """Append one step of ``rule`` and evaluate it with the kernel's rule (unless its
+        ``result`` was computed elsewhere, e.g. by a sharded replay); return ``sid``."""
         mod = RULES[rule]
         cites = {
             r: [self.results[i] for i in c] if isinstance(c, list) else self.results[c]
@@ -80,7 +88,7 @@ class Trace:
             if self.progress is not None:
                 self.progress(f"prove {rule}", n, total)
 
-        res = mod.apply(self.model, cites, decoded, tick)
+        res = result if result is not None else mod.apply(self.model, cites, decoded, tick)
         self.results[sid] = res
         claim: dict[str, Any] = {}
         if isinstance(res, Count):
@@ -111,9 +119,11 @@ class Trace:
     def exp(self, scores: str) -> str:
         return self.step("exp", f"exp.{scores}", {"scores": scores}, {})
 
-    def enumerate(self, eupu: str, heads: list[dict[str, str]], query: int) -> str:
+    def enumerate(
+        self, eupu: str, heads: list[dict[str, str]], query: int, result: Count | None = None
+    ) -> str:
         cite = {"eupu": eupu, **{r: [h[r] for h in heads] for r in ("evou", "pvou", "g", "f")}}
-        return self.step("enumerate", f"q{query}", cite, {"query": query})
+        return self.step("enumerate", f"q{query}", cite, {"query": query}, result)
 
     def value(self, evou: str, pvou: str, positions: str) -> str:
         cite = {"evou": evou, "pvou": pvou}

@@ -9,8 +9,10 @@ whenever no input is undecided.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from checker import Model
+from checker.facts import Count
 from generators.trace import Progress, Proof, Trace
 
 
@@ -23,9 +25,23 @@ class BruteForce:
     def name(self) -> str:
         return "brute-force"
 
-    def prove(self, model: Model, progress: Progress | None = None) -> Proof:
+    def prove(
+        self, model: Model, progress: Progress | None = None, pool: Any = None, path: str = ""
+    ) -> Proof:
+        """With ``pool``, the per-query counts come from the kernel's sharded replay of its
+        own brute-force trace (workers read the model at ``path``)."""
         t = Trace(model, progress)
         eu, heads = t.path_tables()
+        counts: dict[int, Count] = {}
+        if pool is not None:
+            from checker import shard
+            from checker.kernel import brute_trace
+
+            cert = brute_trace(model)
+            tasks = shard.tasks(cert, path, model.sha256, None, "brute", 4 * 8)
+            done = pool.map(shard.check_shard, tasks)
+            reports = shard.merge(cert, model.sha256, "brute", done)
+            counts = {r.result.query: r.result for r in reports if isinstance(r.result, Count)}
         for q in range(model.v):
-            t.enumerate(eu, heads, q)
+            t.enumerate(eu, heads, q, counts.get(q))
         return t.proof(self.name)
