@@ -11,13 +11,21 @@ import sys
 from pathlib import Path
 
 from checker.errors import CheckError
-from checker.kernel import CHECKER_VERSION, check
+from checker.kernel import CHECKER_VERSION, Progress, check
+from checker.shard import Pool
 
 
-def run(cert: str, model: str, as_json: bool) -> int:
-    """Check ``cert`` against ``model``; print the verdict; return the exit status."""
+def run(
+    cert: str,
+    model: str,
+    as_json: bool,
+    pool: Pool | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Check ``cert`` against ``model`` (sharded over ``pool`` if given); print the verdict;
+    return the exit status."""
     try:
-        verdict = check(cert, model)
+        verdict = check(cert, model, progress, pool)
     except CheckError as exc:
         if as_json:
             print(

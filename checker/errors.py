@@ -33,6 +33,7 @@ class Reason(enum.Enum):
     OVERLAP = "overlap"  # two cases cover the same inputs
     BOUND_NOT_PROVEN = "bound-not-proven"  # claimed bound exceeds proven/total
     ENVIRONMENT = "environment"  # unsafe floating-point environment (FTZ/DAZ)
+    SHARD = "shard"  # a shard result is lost, duplicated, or for another model/certificate
 
 
 class CheckError(Exception):
@@ -44,6 +45,11 @@ class CheckError(Exception):
         self.detail = detail
         where = f" at step {step}" if step is not None else ""
         super().__init__(f"{reason.value}{where}: {detail}")
+
+    def __reduce__(self) -> tuple[type[CheckError], tuple[Reason, str | None, str]]:
+        """Pickle as (reason, step, detail), so a rejection raised in a worker process
+        arrives intact (the default would replay __init__ with the message only)."""
+        return (CheckError, (self.reason, self.step, self.detail))
 
 
 def reject(reason: Reason, detail: str, step: str | None = None) -> NoReturn:

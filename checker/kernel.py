@@ -25,7 +25,7 @@ import numpy.typing as npt
 from flint import fmpq
 
 from checker import balls as B
-from checker import brute, cases
+from checker import brute, cases, shard
 from checker.cert import Certificate, Step, is_int, parse_certificate
 from checker.errors import CheckError, Reason, reject, require
 from checker.model import TASK, Model, load_model
@@ -89,6 +89,7 @@ class _State:
     results: dict[str, Any] = field(default_factory=dict)
     covered: dict[int, str] = field(default_factory=dict)
     parts: dict[tuple[str, str], Any] = field(default_factory=dict)
+    shared: dict[tuple[str, str], int] = field(default_factory=dict)  # ops of each parts entry
     proven: int = 0
     ops: int = 0
 
@@ -237,6 +238,7 @@ def rule_position_cases(st: _State, step: Step) -> None:
     if key not in st.parts:  # query-independent; computed once, counted once
         st.parts[key], ops = cases.value_parts(T, variant)
         st.ops += ops
+        st.shared[key] = ops
     count, ops, first_fail = cases.count_query(
         T, int(q), variant, st.parts[key], sets, step.id, split
     )
@@ -260,22 +262,49 @@ RULES: dict[str, Callable[[_State, Step], None]] = {
 }
 
 
+def _read_cert(cert_path: str | Path) -> bytes:
+    try:
+        return Path(cert_path).read_bytes()
+    except OSError as exc:
+        reject(Reason.CERT_UNREADABLE, f"certificate: cannot read {cert_path}: {exc.strerror}")
+
+
+def _replay(st: _State, step: Step) -> None:
+    rule = RULES.get(step.rule)
+    if rule is None:
+        reject(Reason.UNKNOWN_RULE, f"certificate: no kernel rule {step.rule!r}", step.id)
+    try:
+        rule(st, step)
+    except CheckError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        reject(
+            Reason.CERT_SCHEMA,
+            f"{step.rule}: malformed step ({type(exc).__name__}: {exc})",
+            step.id,
+        )
+
+
 def check(
-    cert_path: str | Path, model_path: str | Path, progress: Progress | None = None
+    cert_path: str | Path,
+    model_path: str | Path,
+    progress: Progress | None = None,
+    pool: shard.Pool | None = None,
 ) -> Verdict:
     """Return the Verdict for certificate ``cert_path`` on model ``model_path``.
 
     Reject (``CheckError``) if the model or certificate is malformed, the certificate is
     bound to another model or task, any step fails, or the claimed bound exceeds
-    proven / total.
+    proven / total.  With ``pool`` (any object with ``.map``), the per-query counting steps
+    (``SHARDED``) are replayed by :func:`check_shard` in the pool's workers and merged by
+    :func:`_merge_check_shards` (every deferred step exactly once); everything else, and
+    every decision, stays here.  NB: when several steps fail, the sharded run may report a
+    different one of them than the sequential run; both reject.
     """
     t0 = time.perf_counter()
     B.check_fp_environment()
     model = load_model(model_path)
-    try:
-        raw = Path(cert_path).read_bytes()
-    except OSError as exc:
-        reject(Reason.CERT_UNREADABLE, f"certificate: cannot read {cert_path}: {exc.strerror}")
+    raw = _read_cert(cert_path)
     cert = parse_certificate(raw)
     require(
         cert.task == TASK,
@@ -289,6 +318,7 @@ def check(
     )
     st = _State(model=model, cert=cert, progress=progress)
     seen: set[str] = set()
+    deferred: list[str] = []
     for step in cert.steps:
         require(
             step.id not in seen,
@@ -297,19 +327,18 @@ def check(
             step.id,
         )
         seen.add(step.id)
-        rule = RULES.get(step.rule)
-        if rule is None:
-            reject(Reason.UNKNOWN_RULE, f"certificate: no kernel rule {step.rule!r}", step.id)
-        try:
-            rule(st, step)
-        except CheckError:
-            raise
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            reject(
-                Reason.CERT_SCHEMA,
-                f"{step.rule}: malformed step ({type(exc).__name__}: {exc})",
-                step.id,
-            )
+        if pool is not None and step.rule in SHARDED:
+            deferred.append(step.id)
+            continue
+        _replay(st, step)
+    if deferred:
+        cert_sha = hashlib.sha256(raw).hexdigest()
+        n = max(1, len(deferred) // 32)
+        tasks = [
+            CheckTask(str(cert_path), str(model_path), cert_sha, model.sha256, tuple(ids))
+            for ids in (deferred[i : i + n] for i in range(0, len(deferred), n))
+        ]
+        _merge_check_shards(st, cert_sha, deferred, pool.map(check_shard, tasks))  # type: ignore[union-attr]
     total = model.total
     require(
         cert.bound <= fmpq(st.proven, total),
@@ -350,3 +379,116 @@ def exact_accuracy(model: Model, progress: Progress | None = None) -> tuple[int,
         c, i, u, _ = brute.decide_query(T, q, tick)
         correct, incorrect, undecided = correct + c, incorrect + i, undecided + u
     return correct, incorrect, undecided, model.total
+
+
+SHARDED = ("enumerate", "position-cases")  # per-query counting rules a pool may replay
+
+
+@dataclass(frozen=True)
+class CheckTask:
+    """Replay the counting steps ``step_ids`` of the certificate at ``cert_path`` (sha256
+    ``cert_sha256``) on the model at ``model_path`` (sha256 ``model_sha256``)."""
+
+    cert_path: str
+    model_path: str
+    cert_sha256: str
+    model_sha256: str
+    step_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckShard:
+    """A worker's answer: per step (id, query, proven count, ops without shared parts), and
+    the ops of each query-independent part it computed (counted once by the merge)."""
+
+    cert_sha256: str
+    model_sha256: str
+    steps: tuple[tuple[str, int, int, int], ...]
+    shared: tuple[tuple[tuple[str, str], int], ...]
+
+
+_PREFIX: dict[tuple[str, str], tuple[_State, dict[str, int]]] = {}
+
+
+def check_shard(task: CheckTask) -> CheckShard:
+    """Worker: replay ``task``'s counting steps as the sequential loop would (each sees only
+    the results of steps before it), after replaying the certificate's other steps (the
+    shared path tables; cached per process by the two files' sha256, which the worker
+    computes from the bytes it reads).  Reject as the sequential loop would, or (``shard``)
+    if a file is not the expected one or a step id is not a counting step."""
+    B.check_fp_environment()
+    model = load_model(task.model_path)
+    raw = _read_cert(task.cert_path)
+    cert_sha = hashlib.sha256(raw).hexdigest()
+    require(
+        (model.sha256, cert_sha) == (task.model_sha256, task.cert_sha256),
+        Reason.SHARD,
+        "shard: the model or certificate file is not the one the merge expects",
+    )
+    key = (model.sha256, cert_sha)
+    if key not in _PREFIX:
+        cert = parse_certificate(raw)
+        base = _State(model=model, cert=cert, progress=None)
+        made_at: dict[str, int] = {}
+        for j, step in enumerate(cert.steps):
+            if step.rule not in SHARDED:
+                _replay(base, step)
+                made_at.update({rid: j for rid in base.results if rid not in made_at})
+        _PREFIX.clear()  # one certificate at a time per worker: bounded memory
+        _PREFIX[key] = (base, made_at)
+    base, made_at = _PREFIX[key]
+    index = {step.id: j for j, step in enumerate(base.cert.steps)}
+    out: list[tuple[str, int, int, int]] = []
+    for sid in task.step_ids:
+        j = index.get(sid, -1)
+        require(
+            j >= 0 and base.cert.steps[j].rule in SHARDED,
+            Reason.SHARD,
+            f"shard: {sid!r:.40} is not a counting step of the certificate",
+        )
+        earlier = {rid: r for rid, r in base.results.items() if made_at[rid] < j}
+        st = _State(model, base.cert, None, earlier, {}, base.parts, base.shared)
+        before = set(st.shared)
+        _replay(st, base.cert.steps[j])
+        new = sum(ops for k, ops in st.shared.items() if k not in before)
+        require(len(st.covered) == 1, Reason.SHARD, f"shard: step {sid} covers no query", sid)
+        q = next(iter(st.covered))
+        out.append((sid, q, st.proven, st.ops - new))
+    return CheckShard(cert_sha, model.sha256, tuple(out), tuple(sorted(base.shared.items())))
+
+
+def _merge_check_shards(st: _State, cert_sha: str, deferred: list[str], results: Any) -> None:
+    """Add the shard results to ``st`` after checking them: each for this model and
+    certificate, every deferred step exactly once (shard.require_exactly_once), queries
+    disjoint across steps (``overlap``, as sequentially), one ops figure per shared part."""
+    rows: list[tuple[str, int, int, int]] = []
+    shared: dict[tuple[str, str], int] = {}
+    for r in results:
+        require(
+            isinstance(r, CheckShard)
+            and (r.cert_sha256, r.model_sha256) == (cert_sha, st.model.sha256),
+            Reason.SHARD,
+            "shard: a result is not a check shard of this model and certificate",
+        )
+        rows += r.steps
+        for key, ops in r.shared:
+            require(
+                shared.setdefault(key, ops) == ops,
+                Reason.SHARD,
+                "shard: two results disagree on a shared part",
+            )
+        if st.progress is not None:
+            st.progress("check", len(r.steps), len(deferred))
+    shard.require_exactly_once([row[0] for row in rows], deferred, "step")
+    order = {sid: j for j, sid in enumerate(deferred)}
+    for sid, q, proven, ops in sorted(rows, key=lambda row: order[row[0]]):
+        require(
+            q not in st.covered,
+            Reason.OVERLAP,
+            f"merge: query {q} is already covered by step {st.covered.get(q)}",
+            sid,
+        )
+        st.covered[q] = sid
+        st.proven += proven
+        st.ops += ops
+    st.ops += sum(ops for key, ops in shared.items() if key not in st.shared)

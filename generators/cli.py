@@ -11,12 +11,54 @@ from fractions import Fraction
 import click
 import numpy as np
 
-from checker import CheckError, kernel, load_model
+from checker import CheckError, load_model
 from checker.brute import decide_inputs
 from checker.tables import path_tables
 from generators.progress import Bar
 
-ENUMERATE_LIMIT = 1 << 27  # inputs; past this `accuracy` asks for --sample
+ENUMERATE_LIMIT = 1 << 37  # inputs (K=6 at v=64 is 2^36); past this `accuracy` asks for --sample
+
+
+def _big(n: int) -> str:
+    """An input count as short text, whatever its size (no float overflow, no 4,000 digits)."""
+    if n < 10**15:
+        return f"{n:,}"
+    if n.bit_length() < 1000:
+        return f"{float(n):.3e}"
+    return f"~2^{n.bit_length()}"
+
+
+def _jobs_option(f):
+    return click.option(
+        "--jobs",
+        type=click.IntRange(1),
+        default=None,
+        help="worker processes, sharded by query token [default: all cores]",
+    )(f)
+
+
+def _scheduler_option(f):
+    return click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADDR",
+        help="run the shards on an existing Dask cluster, e.g. tcp://HOST:8786 "
+        "(needs pip install 'mechproof[dask]')",
+    )(f)
+
+
+def _pool(jobs, scheduler):
+    """The context manager for --jobs/--scheduler; exit 2 with how to install Dask if needed."""
+    from generators.parallel import DASK_HINT, make_pool
+
+    if scheduler is not None and jobs is not None:
+        _fail("--jobs and --scheduler exclude each other (the cluster decides the workers)", 2)
+    try:
+        return make_pool(jobs, scheduler)
+    except ImportError:
+        _fail(DASK_HINT, 2)
+    except OSError as exc:  # the scheduler cannot be reached
+        _fail(f"cannot connect to the Dask scheduler {scheduler}: {exc}", 2)
 
 
 def _fail(msg: str, code: int = 1) -> None:
@@ -98,19 +140,28 @@ def _wilson(c: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     "--sample", type=click.IntRange(1), default=None, help="estimate from N uniform inputs"
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="sampling seed")
-def accuracy(model, as_json, sample, seed):
+@_jobs_option
+@_scheduler_option
+def accuracy(model, as_json, sample, seed, jobs, scheduler):
     """Exact accuracy over every input (rigorous: ball arithmetic, exps from arb)."""
+    from checker import shard
+
     m = _load(model)
     bar = Bar(enabled=True)
     t0 = time.perf_counter()
     if sample is None:
         if m.total > ENUMERATE_LIMIT:
             _fail(
-                f"{m.v}^{m.k} = {m.total:.3e} inputs is too many to enumerate here; "
-                "use --sample N for an estimate with a confidence interval",
+                f"{m.v}^{m.k} = {_big(m.total)} inputs is too many to enumerate (limit "
+                f"{_big(ENUMERATE_LIMIT)}); use --sample N for an estimate with a confidence "
+                "interval, or a proof strategy for a bound",
                 2,
             )
-        c, i, u, n = kernel.exact_accuracy(m, bar)
+        with _pool(jobs, scheduler) as pool:
+            try:
+                c, i, u, n = shard.exact_accuracy(model, pool, bar)
+            except CheckError as exc:
+                _fail(f"{model}: {exc}", 1)
         bar.finish()
         out = {
             "correct": c,
@@ -171,8 +222,12 @@ def strategies(as_json):
 @click.option("--strategy", required=True, help="see `mechproof strategies`")
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @click.option("--json", "as_json", is_flag=True)
-def prove(model, strategy, out, as_json):
-    """Search for a proof and write a certificate (untrusted; `check` verifies it)."""
+@_jobs_option
+def prove(model, strategy, out, as_json, jobs):
+    """Search for a proof and write a certificate (untrusted; `check` verifies it).
+
+    --jobs shards brute force's per-query counting; the other strategies run in one process.
+    """
     from generators.strategies import STRATEGIES
     from generators.strategies.cubic import UnsupportedModel
 
@@ -183,9 +238,20 @@ def prove(model, strategy, out, as_json):
     t0 = time.perf_counter()
     bar = Bar()
     try:
-        proof = reg[strategy][0](m, bar)
+        if strategy == "brute-force":
+            from generators.parallel import brute_force_proof
+
+            with _pool(jobs, None) as pool:
+                if pool is None:
+                    proof = reg[strategy][0](m, bar)
+                else:
+                    proof = brute_force_proof(model, m, pool, bar)
+        else:
+            proof = reg[strategy][0](m, bar)
     except UnsupportedModel as exc:
         _fail(str(exc), 1)
+    except CheckError as exc:
+        _fail(f"{model}: {exc}", 1)
     bar.finish()
     try:
         size = proof.write(out, m.sha256)
@@ -213,11 +279,15 @@ def prove(model, strategy, out, as_json):
 @click.argument("cert", type=click.Path(exists=True, dir_okay=False))
 @click.option("--model", "model", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--json", "as_json", is_flag=True)
-def check(cert, model, as_json):
+@_jobs_option
+@_scheduler_option
+def check(cert, model, as_json, jobs, scheduler):
     """Replay a certificate in the trusted kernel; exit 0 iff VERIFIED."""
     from checker.__main__ import run
 
-    sys.exit(run(cert, model, as_json))
+    with _pool(jobs, scheduler) as pool:
+        status = run(cert, model, as_json, pool=pool, progress=Bar() if pool else None)
+    sys.exit(status)
 
 
 if __name__ == "__main__":
