@@ -25,7 +25,7 @@ def _big(n: int) -> str:
         return f"{n:,}"
     if n.bit_length() < 1000:
         return f"{float(n):.3e}"
-    return f"~2^{n.bit_length()}"
+    return f"~2^{n.bit_length() - 1}"
 
 
 def _jobs_option(f):
