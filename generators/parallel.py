@@ -69,20 +69,30 @@ class ProcessPool:
 
 
 class DaskPool:
-    """``.map`` on an existing Dask cluster.  Results are yielded in input order; a task whose
-    worker died is re-run by the scheduler (``retries`` extra attempts for tasks that raise a
-    non-kernel error).  A ``CheckError`` raised in a worker is re-raised here unchanged."""
+    """``.map`` on an existing Dask cluster, results yielded in input order.
 
-    def __init__(self, address: str, retries: int = 2) -> None:
+    The workers must see the model and certificate at the same paths (a shared file system);
+    each worker hashes what it reads and the kernel refuses a result for other bytes.  When a
+    worker dies, the scheduler re-runs its tasks elsewhere (``distributed.scheduler.allowed-
+    failures``, default 3 deaths per task); a task that *raises* is not retried (``retries``
+    defaults to 0: a kernel rejection is deterministic), and a ``CheckError`` raised in a
+    worker is re-raised here unchanged.
+    """
+
+    def __init__(self, address: str, retries: int = 0, timeout: str = "20s") -> None:
         try:
             from distributed import Client
         except ImportError as exc:
             raise ImportError(DASK_HINT) from exc
-        self.client = Client(address, set_as_default=False)
+        self.client = Client(address, set_as_default=False, timeout=timeout)
         self.retries = retries
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         futures = self.client.map(fn, list(items), pure=False, retries=self.retries)
+        return self._results(futures)
+
+    @staticmethod
+    def _results(futures: list[Any]) -> Iterator[Any]:
         try:
             for fut in futures:
                 yield fut.result()
