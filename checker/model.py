@@ -19,7 +19,8 @@ safetensors file; a required key is missing; a key is unexpected (layer norm, ML
 layer, rotary embeddings, anything else); a shape is inconsistent or too large; a weight's
 dtype is not F32/F64; a weight is NaN or infinite; the mask is not the causal mask.
 NB: no message formats an integer read from the file without bounding its size first
-(:func:`_num`), and JSON integers longer than 40 digits are refused while parsing.
+(:func:`_num`), and JSON integers longer than 4,300 digits (Python's own limit) or, where
+that limit is off, 40 digits are refused while parsing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import hashlib
 import json
 import os
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,8 +154,14 @@ def _num(n: int) -> str:
     return f"{'-' if n < 0 else ''}~2^{n.bit_length()}"
 
 
+# Python >= 3.10.7 refuses int literals over 4,300 digits (json raises ValueError) unless the
+# limit was switched off; only then is each integer checked by a (slower) Python hook.
+_INT_DIGITS_LIMITED = getattr(sys, "get_int_max_str_digits", lambda: 0)() != 0
+
+
 def _parse_int(text: str) -> int:
-    """json's integer hook: refuse huge literals before converting them (quadratic in 3.10)."""
+    """json's integer hook where the interpreter has no digit limit: refuse huge literals
+    before converting them (conversion is quadratic in the number of digits)."""
     require(
         len(text) <= MAX_INT_DIGITS,
         Reason.MODEL_UNREADABLE,
@@ -202,7 +210,7 @@ def _parse_header(raw: bytes) -> tuple[dict[str, Any], int]:
         header = json.loads(
             raw[8 : 8 + n].decode("utf-8"),
             object_pairs_hook=unique_keys(Reason.MODEL_UNREADABLE, "model"),
-            parse_int=_parse_int,
+            parse_int=None if _INT_DIGITS_LIMITED else _parse_int,
         )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reject(Reason.MODEL_UNREADABLE, f"model: header is not JSON ({str(exc):.80})")
