@@ -231,3 +231,13 @@ def test_sharded_check_rejects_what_the_sequential_one_rejects(
             with pytest.raises(CheckError) as info:
                 kernel.check(bad, model_path, pool=pool)
             assert info.value.reason is reason, (bad.name, pool, info.value)
+
+
+def test_the_kernel_imports_no_scheduler() -> None:
+    """DESIGN.md §8: scheduling lives outside the kernel (generators/parallel.py)."""
+    from test_imports import KERNEL_FILES, imported_modules
+
+    schedulers = {"concurrent", "multiprocessing", "distributed", "dask", "threading", "asyncio"}
+    bad = [(p.name, m) for p in KERNEL_FILES for _, m in imported_modules(p) if m in schedulers]
+    assert not bad, bad
+    assert any(p.name == "shard.py" for p in KERNEL_FILES)
