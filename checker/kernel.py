@@ -331,14 +331,14 @@ def check(
             deferred.append(step.id)
             continue
         _replay(st, step)
-    if deferred:
+    if pool is not None and deferred:
         cert_sha = hashlib.sha256(raw).hexdigest()
         n = max(1, len(deferred) // 32)
         tasks = [
             CheckTask(str(cert_path), str(model_path), cert_sha, model.sha256, tuple(ids))
             for ids in (deferred[i : i + n] for i in range(0, len(deferred), n))
         ]
-        _merge_check_shards(st, cert_sha, deferred, pool.map(check_shard, tasks))  # type: ignore[union-attr]
+        _merge_check_shards(st, cert_sha, deferred, pool.map(check_shard, tasks))
     total = model.total
     require(
         cert.bound <= fmpq(st.proven, total),
