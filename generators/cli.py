@@ -33,7 +33,8 @@ def _jobs_option(f):
         "--jobs",
         type=click.IntRange(1),
         default=None,
-        help="worker processes, sharded by query token [default: all cores]",
+        help="worker processes, sharded by query token [default: all cores; one for models "
+        "with fewer than 2^22 inputs]",
     )(f)
 
 
@@ -47,12 +48,19 @@ def _scheduler_option(f):
     )(f)
 
 
-def _pool(jobs, scheduler):
-    """The context manager for --jobs/--scheduler; exit 2 with how to install Dask if needed."""
+SMALL_MODEL = 1 << 22  # inputs: without --jobs, smaller models run in one process (< ~1 s)
+
+
+def _pool(jobs, scheduler, total=None):
+    """The context manager for --jobs/--scheduler; exit 2 with how to install Dask if needed.
+    Without --jobs, all cores, except for models with fewer than SMALL_MODEL inputs, where
+    starting workers would cost more than it saves."""
     from generators.parallel import DASK_HINT, make_pool
 
     if scheduler is not None and jobs is not None:
         _fail("--jobs and --scheduler exclude each other (the cluster decides the workers)", 2)
+    if jobs is None and scheduler is None and total is not None and total < SMALL_MODEL:
+        jobs = 1
     try:
         return make_pool(jobs, scheduler)
     except ImportError:
@@ -157,7 +165,7 @@ def accuracy(model, as_json, sample, seed, jobs, scheduler):
                 "interval, or a proof strategy for a bound",
                 2,
             )
-        with _pool(jobs, scheduler) as pool:
+        with _pool(jobs, scheduler, m.total) as pool:
             try:
                 c, i, u, n = shard.exact_accuracy(model, pool, bar)
             except CheckError as exc:
@@ -241,7 +249,7 @@ def prove(model, strategy, out, as_json, jobs):
         if strategy == "brute-force":
             from generators.parallel import brute_force_proof
 
-            with _pool(jobs, None) as pool:
+            with _pool(jobs, None, m.total) as pool:
                 if pool is None:
                     proof = reg[strategy][0](m, bar)
                 else:
@@ -285,7 +293,11 @@ def check(cert, model, as_json, jobs, scheduler):
     """Replay a certificate in the trusted kernel; exit 0 iff VERIFIED."""
     from checker.__main__ import run
 
-    with _pool(jobs, scheduler) as pool:
+    try:
+        total = load_model(model).total
+    except CheckError:
+        total = None  # run() reports the rejection in check's own format
+    with _pool(jobs, scheduler, total) as pool:
         status = run(cert, model, as_json, pool=pool, progress=Bar() if pool else None)
     sys.exit(status)
 
