@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL ?= zoo/k4/seed050.safetensors
 
-.PHONY: install test test-slow test-all demo lint bench cubic-table compare-v1 zoo zoo-exact clean
+.PHONY: install test test-slow test-all demo lint bench bench-parallel cubic-table compare-v1 zoo zoo-exact zoo-k5-exact clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,dask]'
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -39,6 +39,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.parallel
+
+bench-parallel: $(STAMP)
+	$(BIN)/python -m bench.parallel
 
 cubic-table: $(STAMP)
 	$(BIN)/python -m bench.cubic_table
@@ -52,6 +56,9 @@ zoo: $(STAMP)
 
 zoo-exact: $(STAMP)
 	$(BIN)/python -m generators.zoo --out zoo --exact-only
+
+zoo-k5-exact: $(STAMP)
+	$(BIN)/python -m generators.zoo --out zoo --exact-sharded --jobs 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

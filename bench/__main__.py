@@ -9,6 +9,9 @@ task's own), the best of ``--repeat`` runs:
 * ``accuracy``: the kernel's rigorous exact accuracy (``mechproof accuracy``);
 * ``prove``/``check`` for brute force and each cubic-family strategy.
 
+Throughput is inputs decided per second on one core (v^k / seconds).  ``make bench`` then
+runs ``python -m bench.parallel`` (``--jobs 1`` against ``--jobs 2``, K=4 and K=5).
+
 The headline ratio is brute-force ``check`` seconds / ``float64-fast`` seconds (target <= 3),
 with the check's seconds (target <= 30 s on 2 cores) and peak RSS (target <= 1 GB).  Results
 go to ``bench/results/bench.json`` and ``bench/results/bench.md``.
@@ -112,20 +115,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(r: dict[str, Any], acc: Fraction) -> str:
+    n = r["accuracy"]["total"]  # inputs; every task below decides all of them
     lines = [
         f"Model `{r['model']}`, exact accuracy {acc.numerator}/{acc.denominator} = "
         f"{float(acc):.6f}; {r['cpus']} cpus, Python {r['python']}.",
         "",
-        "| task | seconds | peak RSS (MB) |",
-        "|---|---:|---:|",
-        f"| process floor (interpreter + numpy + kernel imports) | – | "
+        "| task | seconds | inputs per second (one core) | peak RSS (MB) |",
+        "|---|---:|---:|---:|",
+        f"| process floor (interpreter + numpy + kernel imports) | – | – | "
         f"{r['idle']['peak_rss_mb']:.0f} |",
         f"| float64 evaluation, factored (unsound baseline) | {r['float64_fast']['seconds']:.2f} "
-        f"| {r['float64_fast']['peak_rss_mb']:.0f} |",
+        f"| {n / r['float64_fast']['seconds']:.3e} | {r['float64_fast']['peak_rss_mb']:.0f} |",
         f"| float64 forward pass, batched (unsound) | {r['float64_forward']['seconds']:.2f} "
+        f"| {n / r['float64_forward']['seconds']:.3e} "
         f"| {r['float64_forward']['peak_rss_mb']:.0f} |",
         f"| `mechproof accuracy` (rigorous, exact) | {r['accuracy']['seconds']:.2f} "
-        f"| {r['accuracy']['peak_rss_mb']:.0f} |",
+        f"| {n / r['accuracy']['seconds']:.3e} | {r['accuracy']['peak_rss_mb']:.0f} |",
         "",
         "| strategy | bound | bound / accuracy | ops | prove s | check s | check peak MB "
         "| cert bytes (gzip) |",

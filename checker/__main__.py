@@ -13,16 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from checker.errors import CheckError
-from checker.kernel import CHECKER_VERSION, Verdict, check
+from checker.kernel import CHECKER_VERSION, Progress, Verdict, check
 
 
 def run(
-    cert: str, model: str, as_json: bool, extra: Callable[[Verdict], dict[str, Any]] | None = None
-) -> int:
-    """Check ``cert`` against ``model``; print the verdict (plus ``extra``'s untrusted report
-    fields, e.g. compression); return the exit status."""
+    cert: str, model: str, as_json: bool, extra: Callable[[Verdict], dict[str, Any]] | None = None,
+    pool: Any = None, progress: Progress | None = None,
+) -> int:  # fmt: skip
+    """Check ``cert`` against ``model`` (sharded over ``pool`` if given); print the verdict
+    (plus ``extra``'s untrusted report fields, e.g. compression); return the exit status."""
     try:
-        verdict = check(cert, model)
+        verdict = check(cert, model, progress, pool)
     except CheckError as exc:
         if as_json:
             print(

@@ -7,16 +7,29 @@ trusting a library: every declared size is checked against the actual size befor
 is allocated, and every weight must be finite.  float32 and float64 weights are both exact
 dyadic rationals and are widened to float64 without rounding.
 
-Reject if: the file is not a well-formed safetensors file; a required key is missing; a key
-is unexpected (layer norm, MLP, a second layer, anything else); a shape is inconsistent; a
-dtype is not F32/F64; a weight is NaN or infinite.
+TransformerLens's attention buffers, which ``safetensors.torch.save_file(model.state_dict())``
+writes beside the weights, are accepted: ``blocks.0.attn.mask`` ([k, k], BOOL, U8 or float
+0/1) must be exactly the causal mask (position i sees positions 0..i; the theorem reads the
+last position, which then sees every position), and ``blocks.0.attn.IGNORE`` (a scalar
+fill value, F16/BF16/F32/F64, -inf or -1e5 in TransformerLens) is never used: nothing is
+masked at the last position.  The theorem says which buffers were read and checked.
+
+Reject if: the path is not a regular file or is too large; the file is not a well-formed
+safetensors file; a required key is missing; a key is unexpected (layer norm, MLP, a second
+layer, rotary embeddings, anything else); a shape is inconsistent or too large; a weight's
+dtype is not F32/F64; a weight is NaN or infinite; the mask is not the causal mask.
+NB: no message formats an integer read from the file without bounding its size first
+(:func:`_num`), and JSON integers longer than 4,300 digits (Python's own limit) or, where
+that limit is off, 40 digits are refused while parsing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
+import os
+import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +43,8 @@ F64 = npt.NDArray[np.float64]
 
 MAX_HEADER_BYTES = 1 << 24
 MAX_MODEL_BYTES = 1 << 31
+MAX_DIMS = 4  # the layout needs at most 3 axes; numpy allows 32 or 64
+MAX_INT_DIGITS = 40  # JSON integers longer than this are refused while parsing
 TASK = "max-of-k"
 
 REQUIRED = (
@@ -48,7 +63,16 @@ OPTIONAL = (
     "blocks.0.attn.b_O",
     "unembed.b_U",
 )
+MASK, IGNORE = "blocks.0.attn.mask", "blocks.0.attn.IGNORE"  # TransformerLens's buffers
+BUFFERS = (MASK, IGNORE)
 _DTYPES: dict[str, np.dtype[Any]] = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+_MASK_DTYPES: dict[str, np.dtype[Any]] = {
+    "BOOL": np.dtype("u1"),  # safetensors stores a bool as one byte, 0 or 1
+    "U8": np.dtype("u1"),
+    "F16": np.dtype("<f2"),
+    **_DTYPES,
+}
+_IGNORE_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}  # the fill value is never decoded
 
 
 @dataclass(frozen=True)
@@ -73,6 +97,7 @@ class Model:
     sha256: str
     dtype: str
     metadata: dict[str, str]
+    buffers: tuple[str, ...] = ()  # TransformerLens buffers read and checked (module doc)
 
     @property
     def v(self) -> int:
@@ -101,15 +126,52 @@ class Model:
 
     def theorem(self) -> str:
         """The statement the kernel proves about this model (the certificate cannot change it)."""
+        read = ""
+        if self.buffers:
+            read = (
+                "; TransformerLens buffers read: "
+                + (f"{MASK} checked to be the causal mask" if MASK in self.buffers else "")
+                + (", " if len(self.buffers) == 2 else "")
+                + (
+                    f"{IGNORE} unused (nothing is masked at the last position)"
+                    if IGNORE in self.buffers
+                    else ""
+                )
+            )
         return (
             f"{TASK}: for x uniform on {{0..{self.v - 1}}}^{self.k}, the model with sha256 "
             f"{self.sha256} has logit[max(x)] > logit[y] for all y != max(x) at the last "
-            f"position (exact real arithmetic, scores scaled by 1/sqrt({self.e}))"
+            f"position (exact real arithmetic, scores scaled by 1/sqrt({self.e}){read})"
         )
 
 
-def _fail(detail: str) -> None:
-    reject(Reason.MODEL_UNREADABLE, f"model: {detail}")
+def _num(n: int) -> str:
+    """``n`` as text, bounded in length whatever its size (never a 4,000-digit string)."""
+    if -(10**15) < n < 10**15:
+        return str(n)
+    if n.bit_length() < 1000:
+        return f"{float(n):.3g}"
+    return f"{'-' if n < 0 else ''}~2^{n.bit_length()}"
+
+
+# Python >= 3.10.7 refuses int literals over 4,300 digits (json raises ValueError) unless the
+# limit was switched off; only then is each integer checked by a (slower) Python hook.
+_INT_DIGITS_LIMITED = getattr(sys, "get_int_max_str_digits", lambda: 0)() != 0
+
+
+def _parse_int(text: str) -> int:
+    """json's integer hook where the interpreter has no digit limit: refuse huge literals
+    before converting them (conversion is quadratic in the number of digits)."""
+    require(
+        len(text) <= MAX_INT_DIGITS,
+        Reason.MODEL_UNREADABLE,
+        f"model: header has a {len(text)}-digit integer",
+    )
+    return int(text)
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _require_tiling(header: dict[str, Any], size: int) -> None:
@@ -122,18 +184,18 @@ def _require_tiling(header: dict[str, Any], size: int) -> None:
     )
     end, prev = 0, "the start of the data"
     for lo, hi, key in spans:
-        require(
-            lo == end,
-            Reason.MODEL_UNREADABLE,
-            f"model: {key}'s data [{lo}, {hi}) "
-            + (f"overlaps {prev}'s" if lo < end else f"leaves a gap after {prev}"),
-        )
+        if lo != end:
+            reject(
+                Reason.MODEL_UNREADABLE,
+                f"model: {key}'s data [{_num(lo)}, {_num(hi)}) "
+                + (f"overlaps {prev}'s" if lo < end else f"leaves a gap after {prev}"),
+            )
         end, prev = hi, key
-    require(
-        end == size,
-        Reason.MODEL_UNREADABLE,
-        f"model: the data section has {size} bytes but the tensors cover {end}",
-    )
+    if end != size:
+        reject(
+            Reason.MODEL_UNREADABLE,
+            f"model: the data section has {size} bytes but the tensors cover {_num(end)}",
+        )
 
 
 def _parse_header(raw: bytes) -> tuple[dict[str, Any], int]:
@@ -148,6 +210,7 @@ def _parse_header(raw: bytes) -> tuple[dict[str, Any], int]:
         header = json.loads(
             raw[8 : 8 + n].decode("utf-8"),
             object_pairs_hook=unique_keys(Reason.MODEL_UNREADABLE, "model"),
+            parse_int=None if _INT_DIGITS_LIMITED else _parse_int,
         )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reject(Reason.MODEL_UNREADABLE, f"model: header is not JSON ({str(exc):.80})")
@@ -157,60 +220,156 @@ def _parse_header(raw: bytes) -> tuple[dict[str, Any], int]:
 
 def _unsupported_hint(key: str) -> str:
     if ".ln" in key or key.startswith("ln_final"):
-        return "layer norm is not supported"
+        return "layer norm is not supported; save with normalization_type=None"
     if ".mlp." in key:
-        return "MLP layers are not supported"
+        return "MLP layers are not supported; save with attn_only=True"
     if key.startswith("blocks.") and not key.startswith("blocks.0."):
-        return "only one layer is supported"
+        return "only one layer is supported (n_layers=1)"
+    if "rotary" in key:
+        return "rotary positional embeddings are not supported; only learned pos_embed.W_pos"
     return "not part of the one-layer attention-only layout"
 
 
-def _tensor(raw: bytes, start: int, key: str, spec: Any) -> F64:
+def _span(raw: bytes, start: int, key: str, spec: Any, dtypes: dict[str, int]) -> list[int]:
+    """Return the shape of ``key`` after checking its entry: dtype among ``dtypes`` (name to
+    item size), at most MAX_DIMS non-negative dims, and data_offsets inside the data section
+    matching the byte size.  Bounded work whatever the header says."""
     require(isinstance(spec, dict), Reason.MODEL_UNREADABLE, f"model: entry {key} is not an object")
     dtype_name = spec.get("dtype")
-    require(
-        isinstance(dtype_name, str) and dtype_name in _DTYPES,
-        Reason.MODEL_LAYOUT,
-        f"model: {key} has dtype {dtype_name!r}; only F32 and F64 are supported",
-    )
+    names = " and ".join(dtypes) if len(dtypes) == 2 else ", ".join(dtypes)
+    if not (isinstance(dtype_name, str) and dtype_name in dtypes):
+        reject(
+            Reason.MODEL_LAYOUT,
+            f"model: {key} has dtype {str(dtype_name)[:20]!r}; only {names} are supported",
+        )
     shape = spec.get("shape")
+    ok_shape = (
+        isinstance(shape, list)
+        and len(shape) <= MAX_DIMS
+        and all(_is_int(s) and 0 <= s < 1 << 31 for s in shape)
+    )
+    if not ok_shape:
+        ndim = len(shape) if isinstance(shape, list) else None
+        reject(
+            Reason.MODEL_UNREADABLE,
+            f"model: {key} has a malformed shape"
+            + (f" ({ndim} dims; at most {MAX_DIMS})" if ndim and ndim > MAX_DIMS else ""),
+        )
     offsets = spec.get("data_offsets")
-    ok_shape = isinstance(shape, list) and all(
-        isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 1 << 31 for s in shape
-    )
-    require(ok_shape, Reason.MODEL_UNREADABLE, f"model: {key} has a malformed shape")
-    ok_off = (
-        isinstance(offsets, list)
-        and len(offsets) == 2
-        and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-    )
+    ok_off = isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)
     require(ok_off, Reason.MODEL_UNREADABLE, f"model: {key} has malformed data_offsets")
-    dt = _DTYPES[str(dtype_name)]
-    count = math.prod(shape)
-    lo, hi = int(offsets[0]), int(offsets[1])
-    require(
-        0 <= lo <= hi and start + hi <= len(raw) and hi - lo == count * dt.itemsize,
-        Reason.MODEL_UNREADABLE,
-        f"model: {key} declares {count} x {dt.itemsize} bytes at [{lo}, {hi}) "
-        f"but the data section has {len(raw) - start} bytes",
-    )
-    arr = np.frombuffer(raw, dtype=dt, count=count, offset=start + lo).reshape(shape)
+    count = nonzero = 1
+    for s in shape:  # at most MAX_DIMS factors below 2^31: a small product
+        count *= s
+        nonzero *= max(s, 1)
+    if nonzero > MAX_MODEL_BYTES:  # e.g. [0, 2^31-1, 2^31-1]: empty, yet numpy cannot shape it
+        reject(
+            Reason.MODEL_UNREADABLE,
+            f"model: {key} has a malformed shape ({_num(nonzero)} elements beside a zero)"
+            if count == 0
+            else f"model: {key} declares {_num(count)} elements, over the limit",
+        )
+    nbytes = count * dtypes[dtype_name]
+    lo, hi = offsets[0], offsets[1]
+    if not (0 <= lo <= hi and start + hi <= len(raw) and hi - lo == nbytes):
+        reject(
+            Reason.MODEL_UNREADABLE,
+            f"model: {key} declares {_num(count)} x {dtypes[dtype_name]} bytes at "
+            f"[{_num(lo)}, {_num(hi)}) but the data section has {len(raw) - start} bytes",
+        )
+    return list(shape)
+
+
+def _tensor(raw: bytes, start: int, key: str, spec: Any) -> F64:
+    """Return the weight ``key`` widened exactly to float64.  Reject if it is not finite."""
+    shape = _span(raw, start, key, spec, {n: dt.itemsize for n, dt in _DTYPES.items()})
+    dt = _DTYPES[spec["dtype"]]
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    arr = np.frombuffer(raw, dtype=dt, count=count, offset=start + spec["data_offsets"][0])
     with np.errstate(invalid="ignore"):  # a signalling NaN is refused just below
-        out: F64 = arr.astype(np.float64)  # exact: every float32 is a float64
+        out: F64 = arr.reshape(shape).astype(np.float64)  # exact: every float32 is a float64
     require(bool(np.isfinite(out).all()), Reason.MODEL_NONFINITE, f"model: {key} has NaN or Inf")
     out.setflags(write=False)
     return out
 
 
+def _check_buffers(raw: bytes, start: int, header: dict[str, Any], k: int) -> None:
+    """Check TransformerLens's buffers (module doc): the mask must be the causal [k, k] mask
+    (values exactly 0/1, position i sees 0..i, so the last position sees all k); IGNORE must be
+    a well-formed scalar and is otherwise unused."""
+    if IGNORE in header:
+        shape = _span(raw, start, IGNORE, header[IGNORE], _IGNORE_BYTES)
+        require(
+            shape in ([], [1]),
+            Reason.MODEL_LAYOUT,
+            f"model: {IGNORE} must be a scalar fill value, has shape {shape}",
+        )
+    if MASK in header:
+        sizes = {n: dt.itemsize for n, dt in _MASK_DTYPES.items()}
+        shape = _span(raw, start, MASK, header[MASK], sizes)
+        require(
+            shape == [k, k],
+            Reason.MODEL_LAYOUT,
+            f"model: {MASK} has shape {shape}, expected [{k}, {k}] (n_ctx = W_pos rows)",
+        )
+        dt = _MASK_DTYPES[header[MASK]["dtype"]]
+        vals = np.frombuffer(
+            raw, dtype=dt, count=k * k, offset=start + header[MASK]["data_offsets"][0]
+        )
+        with np.errstate(invalid="ignore"):
+            ok01 = bool(((vals == 0) | (vals == 1)).all())
+        require(ok01, Reason.MODEL_LAYOUT, f"model: {MASK} must hold only 0/1 (False/True)")
+        causal = np.tril(np.ones((k, k), dtype=bool))
+        got = vals.reshape(k, k) == 1
+        require(
+            bool(got[k - 1].all()),
+            Reason.MODEL_LAYOUT,
+            f"model: {MASK}'s last row must be all True (the last position sees every position; "
+            "local or windowed attention is not supported)",
+        )
+        require(
+            bool((got == causal).all()),
+            Reason.MODEL_LAYOUT,
+            f"model: {MASK} is not the causal (lower-triangular) mask",
+        )
+
+
 def load_model(path: str | Path) -> Model:
-    """Return the model stored at ``path``.  Reject (``CheckError``) on any deviation."""
-    p = Path(path)
+    """Return the model stored at ``path``.  Reject (``CheckError``) on any deviation, and if
+    ``path`` is not a regular file (a FIFO, a device such as /dev/zero, a directory): only a
+    regular file's size is known before reading, and at most that many bytes are read."""
     try:
-        size = p.stat().st_size
-        require(size <= MAX_MODEL_BYTES, Reason.MODEL_UNREADABLE, f"model: file is {size} bytes")
-        raw = p.read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (no effect on regular files)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            st = os.fstat(fd)
+            require(
+                stat.S_ISREG(st.st_mode),
+                Reason.MODEL_UNREADABLE,
+                f"model: cannot read {str(path)[:200]}: not a regular file",
+            )
+            require(
+                st.st_size <= MAX_MODEL_BYTES,
+                Reason.MODEL_UNREADABLE,
+                f"model: file is {st.st_size} bytes, over the limit {MAX_MODEL_BYTES}",
+            )
+            chunks, left = [], st.st_size + 1  # one byte more reveals a file that grew
+            while left > 0:
+                chunk = os.read(fd, min(left, 1 << 24))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            raw = b"".join(chunks)
+        finally:
+            os.close(fd)
     except OSError as exc:
-        reject(Reason.MODEL_UNREADABLE, f"model: cannot read {path}: {exc.strerror}")
+        reject(Reason.MODEL_UNREADABLE, f"model: cannot read {str(path)[:200]}: {exc.strerror}")
+    require(
+        len(raw) == st.st_size,
+        Reason.MODEL_UNREADABLE,
+        "model: the file changed size while being read",
+    )
     return parse_model(raw)
 
 
@@ -224,16 +383,16 @@ def parse_model(raw: bytes) -> Model:
         "model: __metadata__ must map strings to strings",
     )
     for key in header:
-        require(
-            key in REQUIRED or key in OPTIONAL,
-            Reason.MODEL_LAYOUT,
-            f"model: unexpected key {key!r} ({_unsupported_hint(str(key))})",
-        )
+        if not (key in REQUIRED or key in OPTIONAL or key in BUFFERS):
+            reject(
+                Reason.MODEL_LAYOUT,
+                f"model: unexpected key {key!r:.80} ({_unsupported_hint(str(key))})",
+            )
     for key in REQUIRED:
         require(key in header, Reason.MODEL_LAYOUT, f"model: missing required key {key!r}")
-    t = {key: _tensor(raw, start, key, spec) for key, spec in header.items()}
-    _require_tiling(header, len(raw) - start)
-    dtypes = {header[key]["dtype"] for key in header}
+    weights = {key: spec for key, spec in header.items() if key not in BUFFERS}
+    t = {key: _tensor(raw, start, key, spec) for key, spec in weights.items()}
+    dtypes = {weights[key]["dtype"] for key in weights}
 
     def shape_is(key: str, *dims: int) -> None:
         require(
@@ -254,6 +413,8 @@ def parse_model(raw: bytes) -> Model:
         f"model: degenerate sizes v={v}, k={k}, d={d}, h={h}, d_head={e}",
     )
     shape_is("pos_embed.W_pos", k, d)
+    _check_buffers(raw, start, header, k)
+    _require_tiling(header, len(raw) - start)
     for name in ("W_Q", "W_K", "W_V"):
         shape_is(f"blocks.0.attn.{name}", h, d, e)
     shape_is("blocks.0.attn.W_O", h, e, d)
@@ -288,4 +449,5 @@ def parse_model(raw: bytes) -> Model:
         sha256=hashlib.sha256(raw).hexdigest(),
         dtype="float32" if dtypes == {"F32"} else "float64" if dtypes == {"F64"} else "mixed",
         metadata={str(a): str(b) for a, b in meta_raw.items()},
+        buffers=tuple(key for key in BUFFERS if key in header),
     )

@@ -116,13 +116,15 @@ def merge(
     step is reported exactly once, every other step at least once and at the same cost.
     """
     got: dict[str, StepReport] = {}
+    counted: set[str] = set()
     for r in results:
         ok = isinstance(r, CheckShard) and (r.model_sha256, r.cert_sha256) == (model_sha, cert_sha)
         require(ok, Reason.SHARD, "shard: a result is not a check shard of this model/certificate")
         for rep in r.reports:
             old = got.setdefault(rep.id, rep)
-            twice = old is not rep and isinstance(rep.result, Count)
+            twice = isinstance(rep.result, Count) and rep.id in counted
             require(not twice, Reason.SHARD, f"shard: step {rep.id:.40} is covered twice")
+            counted |= {rep.id} if isinstance(rep.result, Count) else set()
             require(old.ops == rep.ops, Reason.SHARD, f"shard: costs of {rep.id:.40} disagree")
     missing = [s.id for s in cert.steps if s.id not in got]
     require(not missing, Reason.SHARD, f"shard: {len(missing)} step(s) not covered by any result")

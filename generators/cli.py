@@ -13,7 +13,57 @@ import numpy as np
 from checker import CheckError, kernel, load_model
 from generators.progress import Bar
 
-ENUMERATE_LIMIT = 1 << 27  # inputs; past this `accuracy` asks for --sample
+ENUMERATE_LIMIT = 1 << 37  # inputs (K=6 at v=64 is 2^36); past this `accuracy` asks for --sample
+
+
+def _big(n: int) -> str:
+    """An input count as short text, whatever its size (no float overflow, no 4,000 digits)."""
+    if n < 10**15:
+        return f"{n:,}"
+    if n.bit_length() < 1000:
+        return f"{float(n):.3e}"
+    return f"~2^{n.bit_length() - 1}"
+
+
+def _jobs_option(f):
+    return click.option(
+        "--jobs",
+        type=click.IntRange(1),
+        default=None,
+        help="worker processes, sharded by query token [default: all cores; one for models "
+        "with fewer than 2^22 inputs]",
+    )(f)
+
+
+def _scheduler_option(f):
+    return click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADDR",
+        help="run the shards on an existing Dask cluster, e.g. tcp://HOST:8786 "
+        "(needs pip install 'mechproof[dask]')",
+    )(f)
+
+
+SMALL_MODEL = 1 << 22  # inputs: without --jobs, smaller models run in one process (< ~1 s)
+
+
+def _pool(jobs, scheduler, total=None):
+    """The context manager for --jobs/--scheduler; exit 2 with how to install Dask if needed.
+    Without --jobs, all cores, except for models with fewer than SMALL_MODEL inputs, where
+    starting workers would cost more than it saves."""
+    from generators.parallel import DASK_HINT, make_pool
+
+    if scheduler is not None and jobs is not None:
+        _fail("--jobs and --scheduler exclude each other (the cluster decides the workers)", 2)
+    if jobs is None and scheduler is None and total is not None and total < SMALL_MODEL:
+        jobs = 1
+    try:
+        return make_pool(jobs, scheduler)
+    except ImportError:
+        _fail(DASK_HINT, 2)
+    except OSError as exc:  # the scheduler cannot be reached
+        _fail(f"cannot connect to the Dask scheduler {scheduler}: {exc}", 2)
 
 
 def _fail(msg: str, code: int = 1) -> None:
@@ -87,7 +137,9 @@ def train(k, vocab, d_model, heads, seed, steps, lr, weight_decay, batch, dtype,
     "--sample", type=click.IntRange(1), default=None, help="estimate from N uniform inputs"
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="sampling seed")
-def accuracy(model, as_json, sample, seed):
+@_jobs_option
+@_scheduler_option
+def accuracy(model, as_json, sample, seed, jobs, scheduler):
     """Exact accuracy over every input (rigorous: ball arithmetic, exps from arb)."""
     m = _load(model)
     bar = Bar(enabled=True)
@@ -95,11 +147,16 @@ def accuracy(model, as_json, sample, seed):
     if sample is None:
         if m.total > ENUMERATE_LIMIT:
             _fail(
-                f"{m.v}^{m.k} = {m.total:.3e} inputs is too many to enumerate here; "
-                "use --sample N for an estimate with a confidence interval",
+                f"{m.v}^{m.k} = {_big(m.total)} inputs is too many to enumerate (limit "
+                f"{_big(ENUMERATE_LIMIT)}); use --sample N for an estimate with a confidence "
+                "interval, or a proof strategy for a bound",
                 2,
             )
-        c, i, u, n = kernel.exact_accuracy(m, bar)
+        with _pool(jobs, scheduler, m.total) as pool:
+            try:
+                c, i, u, n = kernel.exact_accuracy(m, bar, pool, path=model)
+            except CheckError as exc:
+                _fail(f"{model}: {exc}", 1)
         bar.finish()
         out = {
             "correct": c,
@@ -162,9 +219,13 @@ def strategies(as_json):
 @click.option("--strategy", required=True, help="see `mechproof strategies`")
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @click.option("--json", "as_json", is_flag=True)
-def prove(model, strategy, out, as_json):
-    """Search for a proof and write a certificate (untrusted; `check` verifies it)."""
-    from generators.strategies import STRATEGIES, UnsupportedModel
+@_jobs_option
+def prove(model, strategy, out, as_json, jobs):
+    """Search for a proof and write a certificate (untrusted; `check` verifies it).
+
+    --jobs shards brute force's per-query counting; the other strategies run in one process.
+    """
+    from generators.strategies import REGISTRY, STRATEGIES, UnsupportedModel
 
     reg = STRATEGIES()
     if strategy not in reg:
@@ -173,9 +234,15 @@ def prove(model, strategy, out, as_json):
     t0 = time.perf_counter()
     bar = Bar()
     try:
-        proof = reg[strategy][0](m, bar)
+        if strategy == "brute-force":
+            with _pool(jobs, None, m.total) as pool:
+                proof = REGISTRY[strategy].prove(m, bar, pool=pool, path=model)
+        else:
+            proof = reg[strategy][0](m, bar)
     except UnsupportedModel as exc:
         _fail(str(exc), 1)
+    except CheckError as exc:
+        _fail(f"{model}: {exc}", 1)
     bar.finish()
     try:
         size = proof.write(out, m.sha256)
@@ -203,16 +270,23 @@ def prove(model, strategy, out, as_json):
 @click.argument("cert", type=click.Path(exists=True, dir_okay=False))
 @click.option("--model", "model", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--json", "as_json", is_flag=True)
-def check(cert, model, as_json):
+@_jobs_option
+@_scheduler_option
+def check(cert, model, as_json, jobs, scheduler):
     """Replay a certificate in the trusted kernel; exit 0 iff VERIFIED."""
     from checker.__main__ import run
     from generators.metrics import compression
 
     def extra(verdict):
-        m = load_model(model)
-        return {"compression": compression(m, verdict.ops)}
+        return {"compression": compression(load_model(model), verdict.ops)}
 
-    sys.exit(run(cert, model, as_json, extra))
+    try:
+        total = load_model(model).total
+    except CheckError:
+        total = None  # run() reports the rejection in check's own format
+    with _pool(jobs, scheduler, total) as pool:
+        status = run(cert, model, as_json, extra, pool=pool, progress=Bar() if pool else None)
+    sys.exit(status)
 
 
 @main.command()

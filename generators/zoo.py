@@ -32,6 +32,7 @@ import math  # noqa: E402
 import multiprocessing as mp  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -329,6 +330,57 @@ def add_exact_accuracy(index: list[Record], root: Path, jobs: int = 2) -> list[R
     return index
 
 
+SHARDED_EXACT_LIMIT = 1 << 30  # v^k up to this (K=5 at v=64): exact by sharded enumeration
+
+
+def add_sharded_exact(
+    index: list[Record], root: Path, jobs: int = 2, save: Callable[[], None] | None = None
+) -> list[Record]:
+    """Add the kernel's exact accuracy to sampled records with v^k <= SHARDED_EXACT_LIMIT
+    (the K=5 group), enumerating every input with ``checker.shard.exact_accuracy`` sharded by
+    query token over ``jobs`` processes.  Adds ``exact_correct``, ``exact_incorrect``,
+    ``exact_undecided``, ``exact_accuracy`` ("p/q"), ``exact_seconds`` (wall clock) and
+    ``exact_jobs``; records that already have them are left as they are.  ``save`` is called
+    after each model, so an interrupted run keeps its work."""
+    from checker import kernel
+    from checker.model import load_model
+    from generators.parallel import ProcessPool
+
+    todo = [
+        r
+        for r in index
+        if r.get("float64_eval") == "sampled"
+        and r["total"] <= SHARDED_EXACT_LIMIT
+        and "exact_correct" not in r
+    ]
+    if not todo:
+        return index
+    with ProcessPool(jobs) as pool:
+        for r in todo:
+            path = root / r["path"]
+            if hashlib.sha256(path.read_bytes()).hexdigest() != r["sha256"]:
+                raise ValueError(f"{path} does not match the index's sha256")
+            t0 = time.perf_counter()
+            c, i, u, n = kernel.exact_accuracy(load_model(path), None, pool, str(path))
+            secs = time.perf_counter() - t0
+            r.update(
+                exact_correct=c,
+                exact_incorrect=i,
+                exact_undecided=u,
+                exact_accuracy=f"{c}/{n}",
+                exact_seconds=round(secs, 2),
+                exact_jobs=jobs,
+            )
+            print(
+                f"[exact, {jobs} jobs] {r['path']:28s} {c}/{n} undecided {u} ({secs:.1f}s)",
+                file=sys.stderr,
+                flush=True,
+            )
+            if save is not None:
+                save()
+    return index
+
+
 def write_index(index: list[Record], out: Path) -> None:
     """Write ``out/index.json`` deterministically (sorted keys, fixed indentation)."""
     text = json.dumps(index, indent=1, sort_keys=True) + "\n"
@@ -401,8 +453,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only add the kernel's rigorous accuracy to the existing index (no training)",
     )
+    ap.add_argument(
+        "--exact-sharded",
+        action="store_true",
+        help="only add exact accuracy to the sampled groups small enough to enumerate "
+        "(K=5), sharded over --jobs processes",
+    )
     a = ap.parse_args(argv)
-    if a.exact_only:
+    if a.exact_sharded:
+        index = json.loads((a.out / "index.json").read_text())
+        add_sharded_exact(index, a.out, a.jobs, save=lambda: write_index(index, a.out))
+    elif a.exact_only:
         index = json.loads((a.out / "index.json").read_text())
         index = add_exact_accuracy(index, a.out, a.jobs)
         write_index(index, a.out)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from bench.kernel_size import code_lines
 
 CHECKER = Path(__file__).resolve().parents[1] / "checker"

@@ -196,7 +196,8 @@ def test_missing_required_key(key: str) -> None:
         ("blocks.0.mlp.b_out", ("MLP",)),
         ("blocks.1.attn.W_Q", ("unexpected key", "blocks.1.attn.W_Q", "one layer")),
         ("blocks.1.attn.b_O", ("one layer",)),
-        ("blocks.0.attn.IGNORE", ("unexpected key",)),
+        ("blocks.0.attn.rotary_sin", ("unexpected key", "rotary")),
+        ("blocks.0.attn.IGNORE_", ("unexpected key",)),
     ],
 )
 def test_unexpected_key(key: str, words: tuple[str, ...]) -> None:
