@@ -48,7 +48,7 @@ def code_lines(src: str, skip_funcs: frozenset[str] = frozenset()) -> int:
 
 BEFORE_TRACE = 1512  # code lines of checker/ before the trace format (version 1)
 RULE_BUDGET = 120  # code lines per rule module
-FIXED_BUDGET = 1250  # everything else (readers, ball layer, loop, sharding merge, lemmas, errors)
+FIXED_BUDGET = 1350  # everything else (readers, ball layer, loop, sharding merge, lemmas, errors)
 
 
 def sizes() -> dict[str, int]:

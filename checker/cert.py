@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -28,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from flint import fmpq
 
-from checker.errors import Reason, reject, require, unique_keys
+from checker.errors import Reason, read_regular, reject, require, unique_keys
 
 MAGIC = b"MECHPROF"
 VERSION = 2
@@ -81,19 +79,9 @@ def _schema(cond: bool, detail: str, reason: Reason = Reason.CERT_SCHEMA) -> Non
 
 
 def read_certificate(path: str | Path) -> tuple[bytes, Certificate]:
-    """Return (the bytes, the certificate) of the regular file at ``path``.
-
-    Reject (CERT_UNREADABLE / CERT_SIZE) a special file (a FIFO, a device such as /dev/zero)
-    or one larger than the limit, before reading it.
-    """
-    try:
-        with open(path, "rb") as fh:
-            info = os.fstat(fh.fileno())
-            _schema(stat.S_ISREG(info.st_mode), "not a regular file", Reason.CERT_UNREADABLE)
-            _schema(info.st_size <= MAX_CERT_BYTES, "exceeds the size limit", Reason.CERT_SIZE)
-            raw = fh.read(MAX_CERT_BYTES + 1)
-    except OSError as exc:
-        reject(Reason.CERT_UNREADABLE, f"certificate: cannot read it ({exc.strerror})")
+    """Return (the bytes, the certificate) of the regular file at ``path`` (errors.read_regular:
+    a special file or one over the size limit is refused before reading)."""
+    raw = read_regular(path, MAX_CERT_BYTES, Reason.CERT_UNREADABLE, "certificate")
     return raw, parse_certificate(raw)
 
 

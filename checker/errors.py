@@ -8,7 +8,10 @@ Messages start with the name of the rule or reader that failed.
 from __future__ import annotations
 
 import enum
+import os
+import stat
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 
@@ -67,6 +70,31 @@ def require(cond: bool, reason: Reason, detail: str, step: str | None = None) ->
         if not isinstance(cond, bool):
             raise TypeError(f"require() needs a bool, got {type(cond).__name__}")
         raise CheckError(reason, step, detail)
+
+
+def read_regular(path: str | Path, limit: int, reason: Reason, what: str) -> bytes:
+    """Return the bytes of the regular file at ``path``.
+
+    Reject (``reason``) a special file (a FIFO, a device such as /dev/zero, a directory) or
+    one over ``limit`` bytes before reading, and a file that changes size while read: only a
+    regular file's size is known in advance.  O_NONBLOCK: opening a FIFO does not wait for a
+    writer (no effect on regular files).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            info = os.fstat(fd)
+            where = f"{what}: cannot read {str(path)[:200]}"
+            require(stat.S_ISREG(info.st_mode), reason, f"{where}: not a regular file")
+            require(info.st_size <= limit, reason, f"{where}: {info.st_size} bytes, over {limit}")
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                raw = fh.read(info.st_size + 1)  # one byte more reveals a file that grew
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        reject(reason, f"{what}: cannot read {str(path)[:200]}: {exc.strerror}")
+    require(len(raw) == info.st_size, reason, f"{what}: the file changed size while being read")
+    return raw
 
 
 def unique_keys(reason: Reason, what: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:

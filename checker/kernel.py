@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,8 @@ from checker.rules import RULES
 CHECKER_VERSION = "0.2.0"
 SHARDS = 8  # tasks a sharded replay is split into
 WORK_LIMIT = 1 << 28  # elements of work one step may do (checked before it runs)
-TOTAL_WORK_LIMIT = 1 << 36  # elements of work one certificate may ask for in all
+TOTAL_WORK_LIMIT = 1 << 35  # elements of work one certificate may ask for in all
+STEP_WORK = 1 << 12  # the least work a step is charged (its bookkeeping)
 _KERNEL = object()
 Progress = Callable[[str, int, int], None]
 
@@ -204,7 +206,7 @@ def _run_step(st: Replay, step: Step, claims: bool) -> None:
         name = key.rstrip("?")
         if name in step.args:
             args[name] = decode_arg(kind, step.args[name], st, f"{rule.NAME}: '{name}'")
-    work = int(rule.work(st.model, cites, args))
+    work = min(max(int(rule.work(st.model, cites, args)), STEP_WORK), 10**18)  # bounded text
     st.work += work
     require(
         work <= WORK_LIMIT and st.work <= TOTAL_WORK_LIMIT,
@@ -247,10 +249,15 @@ def replay(
 
     Reject (``CheckError``, with the step's id) as soon as a step fails.
     """
-    st, seen = Replay(model=model, cert=cert, progress=progress), set()
+    st, seen, same = Replay(model=model, cert=cert, progress=progress), set(), set()
     for step in cert.steps:
         require(step.id not in seen, Reason.CERT_SCHEMA, f"duplicate step id {step.id}")
+        key = json.dumps([step.rule, step.cite, step.args], sort_keys=True)
+        counts = getattr(RULES.get(step.rule), "CLAIM", None) == {"correct"}  # would overlap
+        again = Reason.OVERLAP if counts else Reason.CERT_SCHEMA
+        require(key not in same, again, f"step {step.id} repeats an earlier step", step.id)
         seen.add(step.id)
+        same.add(key)
         if only is not None and step.id not in only:
             continue
         try:

@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import stat
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from checker.errors import Reason, reject, require, unique_keys
+from checker.errors import Reason, read_regular, reject, require, unique_keys
 
 F64 = npt.NDArray[np.float64]
 
@@ -47,27 +46,16 @@ MAX_DIMS = 4  # the layout needs at most 3 axes; numpy allows 32 or 64
 MAX_INT_DIGITS = 40  # JSON integers longer than this are refused while parsing
 TASK = "max-of-k"
 
-REQUIRED = (
-    "embed.W_E",
-    "pos_embed.W_pos",
-    "blocks.0.attn.W_Q",
-    "blocks.0.attn.W_K",
-    "blocks.0.attn.W_V",
-    "blocks.0.attn.W_O",
-    "unembed.W_U",
-)
-OPTIONAL = (
-    "blocks.0.attn.b_Q",
-    "blocks.0.attn.b_K",
-    "blocks.0.attn.b_V",
-    "blocks.0.attn.b_O",
-    "unembed.b_U",
-)
+_A = "blocks.0.attn."
+REQUIRED = ("embed.W_E", "pos_embed.W_pos", *(_A + n for n in ("W_Q", "W_K", "W_V", "W_O")))
+REQUIRED += ("unembed.W_U",)
+OPTIONAL = (*(_A + n for n in ("b_Q", "b_K", "b_V", "b_O")), "unembed.b_U")
 MASK, IGNORE = "blocks.0.attn.mask", "blocks.0.attn.IGNORE"  # TransformerLens's buffers
 BUFFERS = (MASK, IGNORE)
 _DTYPES: dict[str, np.dtype[Any]] = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+# safetensors stores a bool as one byte, 0 or 1
 _MASK_DTYPES: dict[str, np.dtype[Any]] = {
-    "BOOL": np.dtype("u1"),  # safetensors stores a bool as one byte, 0 or 1
+    "BOOL": np.dtype("u1"),
     "U8": np.dtype("u1"),
     "F16": np.dtype("<f2"),
     **_DTYPES,
@@ -126,22 +114,13 @@ class Model:
 
     def theorem(self) -> str:
         """The statement the kernel proves about this model (the certificate cannot change it)."""
-        read = ""
-        if self.buffers:
-            read = (
-                "; TransformerLens buffers read: "
-                + (f"{MASK} checked to be the causal mask" if MASK in self.buffers else "")
-                + (", " if len(self.buffers) == 2 else "")
-                + (
-                    f"{IGNORE} unused (nothing is masked at the last position)"
-                    if IGNORE in self.buffers
-                    else ""
-                )
-            )
+        read = {MASK: f"{MASK} checked to be the causal mask", IGNORE: f"{IGNORE} unused "
+                "(nothing is masked at the last position)"}  # fmt: skip
+        read_s = "".join(f"; TransformerLens buffer read: {read[b]}" for b in self.buffers)
         return (
             f"{TASK}: for x uniform on {{0..{self.v - 1}}}^{self.k}, the model with sha256 "
             f"{self.sha256} has logit[max(x)] > logit[y] for all y != max(x) at the last "
-            f"position (exact real arithmetic, scores scaled by 1/sqrt({self.e}){read})"
+            f"position (exact real arithmetic, scores scaled by 1/sqrt({self.e}){read_s})"
         )
 
 
@@ -234,49 +213,28 @@ def _span(raw: bytes, start: int, key: str, spec: Any, dtypes: dict[str, int]) -
     """Return the shape of ``key`` after checking its entry: dtype among ``dtypes`` (name to
     item size), at most MAX_DIMS non-negative dims, and data_offsets inside the data section
     matching the byte size.  Bounded work whatever the header says."""
-    require(isinstance(spec, dict), Reason.MODEL_UNREADABLE, f"model: entry {key} is not an object")
-    dtype_name = spec.get("dtype")
+    bad = Reason.MODEL_UNREADABLE
+    require(isinstance(spec, dict), bad, f"model: entry {key} is not an object")
+    name, shape, offsets = spec.get("dtype"), spec.get("shape"), spec.get("data_offsets")
     names = " and ".join(dtypes) if len(dtypes) == 2 else ", ".join(dtypes)
-    if not (isinstance(dtype_name, str) and dtype_name in dtypes):
-        reject(
-            Reason.MODEL_LAYOUT,
-            f"model: {key} has dtype {str(dtype_name)[:20]!r}; only {names} are supported",
-        )
-    shape = spec.get("shape")
-    ok_shape = (
-        isinstance(shape, list)
-        and len(shape) <= MAX_DIMS
-        and all(_is_int(s) and 0 <= s < 1 << 31 for s in shape)
-    )
-    if not ok_shape:
-        ndim = len(shape) if isinstance(shape, list) else None
-        reject(
-            Reason.MODEL_UNREADABLE,
-            f"model: {key} has a malformed shape"
-            + (f" ({ndim} dims; at most {MAX_DIMS})" if ndim and ndim > MAX_DIMS else ""),
-        )
-    offsets = spec.get("data_offsets")
-    ok_off = isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)
-    require(ok_off, Reason.MODEL_UNREADABLE, f"model: {key} has malformed data_offsets")
-    count = nonzero = 1
-    for s in shape:  # at most MAX_DIMS factors below 2^31: a small product
-        count *= s
-        nonzero *= max(s, 1)
-    if nonzero > MAX_MODEL_BYTES:  # e.g. [0, 2^31-1, 2^31-1]: empty, yet numpy cannot shape it
-        reject(
-            Reason.MODEL_UNREADABLE,
-            f"model: {key} has a malformed shape ({_num(nonzero)} elements beside a zero)"
-            if count == 0
-            else f"model: {key} declares {_num(count)} elements, over the limit",
-        )
-    nbytes = count * dtypes[dtype_name]
-    lo, hi = offsets[0], offsets[1]
-    if not (0 <= lo <= hi and start + hi <= len(raw) and hi - lo == nbytes):
-        reject(
-            Reason.MODEL_UNREADABLE,
-            f"model: {key} declares {_num(count)} x {dtypes[dtype_name]} bytes at "
-            f"[{_num(lo)}, {_num(hi)}) but the data section has {len(raw) - start} bytes",
-        )
+    ok = isinstance(name, str) and name in dtypes
+    require(ok, Reason.MODEL_LAYOUT, f"model: {key} has dtype {str(name)[:20]!r}; only {names} "
+            "are supported")  # fmt: skip
+    ndim = len(shape) if isinstance(shape, list) else 0
+    ok = isinstance(shape, list) and ndim <= MAX_DIMS
+    many = f" ({ndim} dims; at most {MAX_DIMS})" if ndim > MAX_DIMS else ""
+    require(ok and all(_is_int(n) and 0 <= n < 1 << 31 for n in shape), bad,
+            f"model: {key} has a malformed shape{many}")  # fmt: skip
+    ok = isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)
+    require(ok, bad, f"model: {key} has malformed data_offsets")
+    count, nonzero = math.prod(shape), math.prod(max(n, 1) for n in shape)  # <= 4 factors
+    zero = f"a malformed shape ({_num(nonzero)} elements beside a zero)"  # numpy can't shape it
+    huge = zero if count == 0 else f"{_num(count)} elements, over the limit"
+    require(nonzero <= MAX_MODEL_BYTES, bad, f"model: {key} declares {huge}")
+    lo, hi = offsets
+    ok = 0 <= lo <= hi and start + hi <= len(raw) and hi - lo == count * dtypes[name]
+    require(ok, bad, f"model: {key} declares {_num(count)} x {dtypes[name]} bytes at "
+            f"[{_num(lo)}, {_num(hi)}) but the data section has {len(raw) - start}")  # fmt: skip
     return list(shape)
 
 
@@ -297,80 +255,29 @@ def _check_buffers(raw: bytes, start: int, header: dict[str, Any], k: int) -> No
     """Check TransformerLens's buffers (module doc): the mask must be the causal [k, k] mask
     (values exactly 0/1, position i sees 0..i, so the last position sees all k); IGNORE must be
     a well-formed scalar and is otherwise unused."""
+    lay = Reason.MODEL_LAYOUT
     if IGNORE in header:
         shape = _span(raw, start, IGNORE, header[IGNORE], _IGNORE_BYTES)
-        require(
-            shape in ([], [1]),
-            Reason.MODEL_LAYOUT,
-            f"model: {IGNORE} must be a scalar fill value, has shape {shape}",
-        )
+        require(shape in ([], [1]), lay, f"model: {IGNORE} must be a scalar, has shape {shape}")
     if MASK in header:
-        sizes = {n: dt.itemsize for n, dt in _MASK_DTYPES.items()}
-        shape = _span(raw, start, MASK, header[MASK], sizes)
-        require(
-            shape == [k, k],
-            Reason.MODEL_LAYOUT,
-            f"model: {MASK} has shape {shape}, expected [{k}, {k}] (n_ctx = W_pos rows)",
-        )
-        dt = _MASK_DTYPES[header[MASK]["dtype"]]
-        vals = np.frombuffer(
-            raw, dtype=dt, count=k * k, offset=start + header[MASK]["data_offsets"][0]
-        )
+        spec = header[MASK]
+        shape = _span(raw, start, MASK, spec, {n: dt.itemsize for n, dt in _MASK_DTYPES.items()})
+        require(shape == [k, k], lay, f"model: {MASK} has shape {shape}, expected [{k}, {k}]")
+        dt, at = _MASK_DTYPES[spec["dtype"]], start + spec["data_offsets"][0]
+        vals = np.frombuffer(raw, dtype=dt, count=k * k, offset=at).reshape(k, k)
         with np.errstate(invalid="ignore"):
             ok01 = bool(((vals == 0) | (vals == 1)).all())
-        require(ok01, Reason.MODEL_LAYOUT, f"model: {MASK} must hold only 0/1 (False/True)")
-        causal = np.tril(np.ones((k, k), dtype=bool))
-        got = vals.reshape(k, k) == 1
-        require(
-            bool(got[k - 1].all()),
-            Reason.MODEL_LAYOUT,
-            f"model: {MASK}'s last row must be all True (the last position sees every position; "
-            "local or windowed attention is not supported)",
-        )
-        require(
-            bool((got == causal).all()),
-            Reason.MODEL_LAYOUT,
-            f"model: {MASK} is not the causal (lower-triangular) mask",
-        )
+        require(ok01, lay, f"model: {MASK} must hold only 0/1 (False/True)")
+        require(bool((vals[k - 1] == 1).all()), lay, f"model: {MASK}'s last row must be all "
+                "True (the last position sees every position; no local attention)")  # fmt: skip
+        causal = bool(((vals == 1) == np.tril(np.ones((k, k), dtype=bool))).all())
+        require(causal, lay, f"model: {MASK} is not the causal (lower-triangular) mask")
 
 
 def load_model(path: str | Path) -> Model:
     """Return the model stored at ``path``.  Reject (``CheckError``) on any deviation, and if
-    ``path`` is not a regular file (a FIFO, a device such as /dev/zero, a directory): only a
-    regular file's size is known before reading, and at most that many bytes are read."""
-    try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer (no effect on regular files)
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        try:
-            st = os.fstat(fd)
-            require(
-                stat.S_ISREG(st.st_mode),
-                Reason.MODEL_UNREADABLE,
-                f"model: cannot read {str(path)[:200]}: not a regular file",
-            )
-            require(
-                st.st_size <= MAX_MODEL_BYTES,
-                Reason.MODEL_UNREADABLE,
-                f"model: file is {st.st_size} bytes, over the limit {MAX_MODEL_BYTES}",
-            )
-            chunks, left = [], st.st_size + 1  # one byte more reveals a file that grew
-            while left > 0:
-                chunk = os.read(fd, min(left, 1 << 24))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                left -= len(chunk)
-            raw = b"".join(chunks)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        reject(Reason.MODEL_UNREADABLE, f"model: cannot read {str(path)[:200]}: {exc.strerror}")
-    require(
-        len(raw) == st.st_size,
-        Reason.MODEL_UNREADABLE,
-        "model: the file changed size while being read",
-    )
-    return parse_model(raw)
+    ``path`` is not a regular file (errors.read_regular)."""
+    return parse_model(read_regular(path, MAX_MODEL_BYTES, Reason.MODEL_UNREADABLE, "model"))
 
 
 def parse_model(raw: bytes) -> Model:
@@ -420,10 +327,8 @@ def parse_model(raw: bytes) -> Model:
     shape_is("blocks.0.attn.W_O", h, e, d)
     shape_is("unembed.W_U", d, v)
     zeros = {
-        "blocks.0.attn.b_Q": (h, e),
-        "blocks.0.attn.b_K": (h, e),
-        "blocks.0.attn.b_V": (h, e),
-        "blocks.0.attn.b_O": (d,),
+        **{_A + n: (h, e) for n in ("b_Q", "b_K", "b_V")},
+        _A + "b_O": (d,),
         "unembed.b_U": (v,),
     }
     for key, dims in zeros.items():
@@ -433,21 +338,13 @@ def parse_model(raw: bytes) -> Model:
             z = np.zeros(dims)
             z.setflags(write=False)
             t[key] = z
+    names = {"W_E": "embed.W_E", "W_pos": "pos_embed.W_pos", "W_U": "unembed.W_U"}
+    names |= {"b_U": "unembed.b_U", **{n: _A + n for n in ("W_Q", "W_K", "W_V", "W_O")}}
+    names |= {n: _A + n for n in ("b_Q", "b_K", "b_V", "b_O")}
     return Model(
-        W_E=t["embed.W_E"],
-        W_pos=t["pos_embed.W_pos"],
-        W_Q=t["blocks.0.attn.W_Q"],
-        W_K=t["blocks.0.attn.W_K"],
-        W_V=t["blocks.0.attn.W_V"],
-        W_O=t["blocks.0.attn.W_O"],
-        b_Q=t["blocks.0.attn.b_Q"],
-        b_K=t["blocks.0.attn.b_K"],
-        b_V=t["blocks.0.attn.b_V"],
-        b_O=t["blocks.0.attn.b_O"],
-        W_U=t["unembed.W_U"],
-        b_U=t["unembed.b_U"],
+        **{n: t[key] for n, key in names.items()},
         sha256=hashlib.sha256(raw).hexdigest(),
         dtype="float32" if dtypes == {"F32"} else "float64" if dtypes == {"F64"} else "mixed",
         metadata={str(a): str(b) for a, b in meta_raw.items()},
-        buffers=tuple(key for key in BUFFERS if key in header),
+        buffers=tuple(b for b in BUFFERS if b in header),
     )

@@ -1,6 +1,6 @@
 """The trusted kernel's size is a budget (DESIGN.md §2), in code lines as
 bench/kernel_size.py counts them (no blanks, comments or docstrings): each rule module of
-checker/rules/ at most 120, the fixed part (everything else in checker/) at most 1,250, and
+checker/rules/ at most 120, the fixed part (everything else in checker/) at most 1,350, and
 the whole kernel at most 2,500.  (The trace reshape itself took the kernel from 1,512 code
 lines to 1,497, measured at commit 889f71a; sharding and the hardened readers came after.)"""
 
@@ -12,7 +12,7 @@ from bench.kernel_size import code_lines
 
 CHECKER = Path(__file__).resolve().parents[1] / "checker"
 RULE_BUDGET = 120
-FIXED_BUDGET = 1250  # readers (incl. TransformerLens buffers, hostile-input limits), ball
+FIXED_BUDGET = 1350  # readers (incl. TransformerLens buffers, hostile-input limits), ball
 #   layer, replay loop, sharding merge, errors, vocabulary, lemmas; DESIGN.md says "about
 #   1,100" for readers + balls + loop + errors, before sharding existed.
 TOTAL_BUDGET = 2500  # DESIGN.md §2: the whole kernel, subcubic family included

@@ -343,3 +343,14 @@ def test_always_accepting_kernel_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(kernel, "check", accept_all)
     with pytest.raises(AssertionError):
         det_final(tmp_path)
+
+
+def test_a_repeated_step_is_refused(tiny_path):
+    """A step identical (rule, cites, hints) to an earlier one is refused before it runs:
+    repeating steps is the cheapest way to make a certificate ask for unbounded work."""
+    M = load_model(tiny_path)
+    t, eu, heads = S.tables_trace(M)
+    again = dict(t.steps[0], id="again")
+    assert S.replay_reason(M, [*t.steps, again]) is Reason.CERT_SCHEMA
+    t.enumerate(eu, heads, 0)
+    assert S.replay_reason(M, [*t.steps, dict(t.steps[-1], id="q0b")]) is Reason.OVERLAP

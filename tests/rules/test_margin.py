@@ -91,7 +91,7 @@ def test_preconditions(tiny_path):
         (S.step("x", "margin", cite={"eupu": eu, "value": val}), Reason.CERT_SCHEMA),
     ]:
         assert S.replay_reason(M, [*t.steps, st_]) is reason, st_
-    steps = [*t.steps, _margin(eu, val), _margin(eu, val) | {"id": "y"}]
+    steps = [*t.steps, _margin(eu, val), _margin(eu, val, 1) | {"id": "y"}]
     m = S.replay_reason(
         M, [*steps, S.step("z", "margin", cite={"eupu": eu, "value": "x"}, args={"query": 0})]
     )
