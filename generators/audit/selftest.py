@@ -1,0 +1,84 @@
+"""The audit's power, tested on checkers known to be broken (DESIGN.md §7).
+
+Two checker commands, each written as a small script that follows ``check``'s contract:
+
+* ``always-accept`` answers VERIFIED for whatever bound the certificate's header claims
+  (the first "p/q" string it finds, generic over the format);
+* ``skip-final-comparison`` is the real kernel with one check removed: it replaces
+  ``require`` in ``checker.kernel`` by a version that ignores the ``bound-not-proven``
+  rejection (the final comparison of the claimed bound with proven/total), then runs the
+  kernel's own command line.
+
+``mechproof audit --self-test`` runs a short audit against each; it passes only if both
+produce findings, and prints how many.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+ALWAYS_ACCEPT = r"""
+import json, re, sys
+raw = open(sys.argv[1], "rb").read()
+n = int.from_bytes(raw[8:16], "little")
+try:
+    text = raw[16 : 16 + n].decode()
+except Exception:
+    text = ""
+m = re.search(r'"([0-9]+/[0-9]+)"', text)
+print(json.dumps({"verified": True, "bound": m.group(1) if m else "1/1"}))
+"""
+
+SKIP_FINAL = r"""
+import sys
+import checker.kernel as K
+from checker.errors import Reason, require
+
+def lenient(cond, reason, detail, step=None):
+    if reason is Reason.BOUND_NOT_PROVEN:
+        return None
+    return require(cond, reason, detail, step)
+
+K.require = lenient
+from checker.__main__ import main
+sys.exit(main())
+"""
+
+BROKEN = {"always-accept": ALWAYS_ACCEPT, "skip-final-comparison": SKIP_FINAL}
+
+
+def write_broken(folder: Path) -> dict[str, list[str]]:
+    """Write the broken checkers into ``folder``; return name -> command."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, src in BROKEN.items():
+        path = folder / f"{name}.py"
+        path.write_text(src)
+        out[name] = [sys.executable, str(path)]
+    return out
+
+
+def run_self_test(budget: float, seed: int, progress: object = None) -> tuple[bool, dict[str, int]]:
+    """Audit each broken checker (liars and a few differential models, no hostile corpus);
+    return (all caught, name -> number of findings)."""
+    from generators.audit.checkers import CommandChecker
+    from generators.audit.runner import Audit, Options
+
+    found: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="mechproof-selftest-") as tmp:
+        for name, cmd in write_broken(Path(tmp)).items():
+            opts = Options(
+                seed=seed,
+                budget=budget / len(BROKEN),
+                phases=("liars", "differential"),
+                max_models=4,
+                mutants_per_cert=10,
+                flips=2,
+                findings_dir=None,
+            )
+            audit = Audit(CommandChecker(cmd, name=name), opts, progress)
+            audit.run()
+            found[name] = len(audit.findings)
+    return all(n > 0 for n in found.values()), found
