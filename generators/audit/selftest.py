@@ -60,13 +60,14 @@ def write_broken(folder: Path) -> dict[str, list[str]]:
     return out
 
 
-def run_self_test(budget: float, seed: int, progress: object = None) -> tuple[bool, dict[str, int]]:
-    """Audit each broken checker (liars and a few differential models, no hostile corpus);
-    return (all caught, name -> number of findings)."""
+def run_self_test(budget: float, seed: int, progress: object = None) -> tuple[bool, dict[str, str]]:
+    """Audit each broken checker (liars, then a few differential models with mutants; no
+    hostile corpus) until its first finding; return (all caught, name -> that finding or
+    "")."""
     from generators.audit.checkers import CommandChecker
     from generators.audit.runner import Audit, Options
 
-    found: dict[str, int] = {}
+    found: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="mechproof-selftest-") as tmp:
         for name, cmd in write_broken(Path(tmp)).items():
             opts = Options(
@@ -77,8 +78,10 @@ def run_self_test(budget: float, seed: int, progress: object = None) -> tuple[bo
                 mutants_per_cert=10,
                 flips=2,
                 findings_dir=None,
+                stop_on_finding=True,
             )
             audit = Audit(CommandChecker(cmd, name=name), opts, progress)
             audit.run()
-            found[name] = len(audit.findings)
-    return all(n > 0 for n in found.values()), found
+            f = audit.findings[0] if audit.findings else None
+            found[name] = f"{f.kind} [{f.phase}] {f.case}: {f.detail[:100]}" if f else ""
+    return all(found.values()), found
