@@ -24,7 +24,8 @@ def table(summary: dict[str, Any]) -> str:
     s = summary
     lines.append(
         f"audit of {s['checker']}: {s['models']} models, {s['proofs']} proofs checked, "
-        f"{s['mutants']} of {s['mutants_planned']} mutants, {s['hostile_cases']} hostile cases, {s['findings']} findings "
+        f"{s['mutants']} of {s['mutants_planned']} mutants, {s['hostile_cases']} hostile cases, "
+        f"{s['findings']} findings "
         f"in {s['seconds']:.1f}s (budget {s['budget']:.0f}s, seed {s['seed']}; {s['stopped']})"
     )
     if s["generator_errors"]:
