@@ -255,6 +255,12 @@ def check(cert, model, as_json):
     show_default=True,
     help="reproducer folders go here",
 )
+@click.option(
+    "--phases",
+    default="liars,hostile,differential",
+    show_default=True,
+    help="which phases to run, in order",
+)
 @click.option("--max-models", type=click.IntRange(0), default=None, help="stop after N models")
 @click.option(
     "--mutants-per-cert",
@@ -295,6 +301,7 @@ def audit(
     junit,
     self_test,
     findings_dir,
+    phases,
     max_models,
     mutants_per_cert,
     flips,
@@ -333,7 +340,12 @@ def audit(
         for p in (cert, model):
             if not Path(p).is_file():
                 _fail(f"{p} is not a file", 2)
+    phase_list = tuple(p.strip() for p in phases.split(",") if p.strip())
+    bad = sorted(set(phase_list) - {"liars", "hostile", "differential"})
+    if bad or not phase_list:
+        _fail(f"unknown phases {', '.join(bad)}; choose from liars, hostile, differential", 2)
     opts = Options(
+        phases=phase_list,
         seed=seed,
         budget=budget,
         strategies=names,

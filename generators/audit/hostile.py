@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -368,15 +369,9 @@ def build_cases(folder: Path) -> list[Case]:
         os.mkfifo(fifo)
     cases.append(Case("cert:fifo", "certificate", fifo, base))
     cases.append(Case("model:fifo", "model", folder / "base.cert", fifo))
-    cases.append(
-        Case(
-            "env:directed-rounding",
-            "environment",
-            folder / "base.cert",
-            base,
-            {"rounding": "upward"},
-        )
-    )
+    if platform.machine() in ("x86_64", "AMD64"):  # the worker's fesetround constants
+        opts = {"rounding": "upward"}
+        cases.append(Case("env:directed-rounding", "environment", folder / "base.cert", base, opts))
     return cases
 
 

@@ -61,6 +61,7 @@ def run_liars(audit: Audit) -> None:
             out = audit.checker.check(cert, mpath, audit.opts.limits)
             row.proofs += 1
             row.cases += 1
+            audit.liar_cases.append(case)
             if audit.judge(
                 out,
                 phase="liars",

@@ -58,6 +58,7 @@ def junit(summary: dict[str, Any], path: Path) -> None:
         for strat in summary["strategies"]:
             cases["differential"].append(f"{fam}/{strat}")
     cases["hostile"] = list(summary["hostile"])
+    cases["liars"] = list(summary["liar_cases"])
     for suite, name in by_case:
         if name not in cases.setdefault(suite, []):
             cases[suite].append(name)

@@ -9,6 +9,7 @@ down that fixed sequence the run gets.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -101,6 +102,8 @@ class Audit:
         self.stopped = ""  # why the differential loop stopped
         self._shown_ms = 0
         self.mutants_planned = 0
+        self.trace = hashlib.sha256()  # every case and its outcome, in order (determinism)
+        self.liar_cases: list[str] = []
         self.work = Path(tempfile.mkdtemp(prefix="mechproof-audit-"))
         reg = strategy_registry()
         wanted = opts.strategies or list(reg)
@@ -149,6 +152,10 @@ class Audit:
         (folder / "command.sh").write_text(command + "\n")
         (folder / "finding.json").write_text(json.dumps(asdict(f), indent=2) + "\n")
 
+    def log(self, case: str, out: Outcome) -> None:
+        """Fold one checked case into the run's trace hash."""
+        self.trace.update(f"{case}\t{out.status}\t{out.bound}\t{out.reason}\n".encode())
+
     def judge(
         self,
         out: Outcome,
@@ -164,6 +171,7 @@ class Audit:
     ) -> bool:
         """Record a finding if ``out`` is one: a crash, hang or memory blow-up, or a
         verified bound above ``ceiling`` (None: any VERIFIED is a finding).  True if so."""
+        self.log(case, out)
         kind = ""
         if out.status in ("crash", "hang", "memory"):
             kind = out.status
@@ -346,6 +354,7 @@ class Audit:
             path = (work / cert.name if work else cert).with_suffix(".mutant")
             path.write_bytes(mt.data)
             out = self.checker.check(path, model, self.opts.limits)
+            self.log(f"{case}/{mt.name}", out)
             srow.mutants += 1
             frow.mutants += 1
             note = "" if exact is None or out.bound is None else f" (exact accuracy {exact})"
@@ -465,6 +474,7 @@ class Audit:
             "mutants_planned": self.mutants_planned,
             "hostile_cases": self.row(self.phases, "hostile").cases,
             "findings": len(self.findings),
+            "trace_sha256": self.trace.hexdigest(),
             "by_kind": {
                 k: sum(f.kind == k for f in self.findings)
                 for k in sorted({f.kind for f in self.findings})
@@ -475,5 +485,6 @@ class Audit:
             "finding_list": [asdict(f) for f in self.findings],
             "generator_errors": [asdict(f) for f in self.generator_errors],
             "hostile": self.hostile,
+            "liar_cases": self.liar_cases,
             "notes": self.notes[:200],
         }
