@@ -469,10 +469,10 @@ class Audit:
             "seconds": round(self.elapsed(), 2),
             "stopped": self.stopped or "all phases done",
             "models": sum(r.models for r in fams),
-            "proofs": sum(r.proofs for r in strs) + self.row(self.phases, "liars").proofs,
+            "proofs": sum(r.proofs for r in strs) + self.phases.get("liars", Row()).proofs,
             "mutants": sum(r.mutants for r in strs),
             "mutants_planned": self.mutants_planned,
-            "hostile_cases": self.row(self.phases, "hostile").cases,
+            "hostile_cases": self.phases.get("hostile", Row()).cases,
             "findings": len(self.findings),
             "trace_sha256": self.trace.hexdigest(),
             "by_kind": {
