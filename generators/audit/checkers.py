@@ -157,7 +157,7 @@ class CommandChecker(Checker):
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             return Outcome(
-                "hang", detail=f"still running after {limits.seconds}s", seconds=limits.seconds
+                "hang", detail=f"still running after {limits.seconds:.1f}s", seconds=limits.seconds
             )
         dt = time.perf_counter() - t0
         return classify(
@@ -223,7 +223,7 @@ class KernelChecker(Checker):
         dt = time.perf_counter() - t0
         if not ready:
             self.close()
-            return Outcome("hang", detail=f"still running after {limits.seconds}s", seconds=dt)
+            return Outcome("hang", detail=f"still running after {limits.seconds:.1f}s", seconds=dt)
         line = proc.stdout.readline()
         if not line:
             rc = proc.wait()
@@ -233,7 +233,9 @@ class KernelChecker(Checker):
         res = json.loads(line)
         dt = float(res.get("seconds", dt))
         if dt > limits.seconds:  # finished, but past the per-case limit
-            return Outcome("hang", detail=f"took {dt:.1f}s (limit {limits.seconds}s)", seconds=dt)
+            return Outcome(
+                "hang", detail=f"took {dt:.1f}s (limit {limits.seconds:.1f}s)", seconds=dt
+            )
         return Outcome(
             res["status"],
             bound=parse_bound(res.get("bound")),

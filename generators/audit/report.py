@@ -30,9 +30,12 @@ def table(summary: dict[str, Any]) -> str:
     )
     if s["generator_errors"]:
         lines.append(f"generator errors (not findings): {len(s['generator_errors'])}")
-        for f in s["generator_errors"][:10]:
+        groups: dict[tuple[str, str], list[str]] = {}
+        for f in s["generator_errors"]:
             last = f["detail"].strip().splitlines()[-1] if f["detail"].strip() else ""
-            lines.append(f"  {f['case']}: {last[:100]}")
+            groups.setdefault((f["strategy"], last[:100]), []).append(f["case"])
+        for (strategy, last), where in groups.items():
+            lines.append(f"  {strategy}: {last} ({len(where)}x, e.g. {where[0]})")
     for f in s["finding_list"]:
         first = f["detail"].strip().splitlines()[-1] if f["detail"].strip() else ""
         lines.append(f"FINDING {f['kind']} [{f['phase']}] {f['case']}: {first[:140]}")
