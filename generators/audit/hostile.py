@@ -207,9 +207,9 @@ def _first_array_decl(header: Any) -> tuple[tuple[Any, ...], dict[str, Any]] | N
 
 
 def _with(header: Any, path: tuple[Any, ...], value: Any) -> Any:
-    from generators.audit.mutants import _set
+    from generators.audit.mutants import replace_at
 
-    return _set(header, path, value)
+    return replace_at(header, path, value)
 
 
 def _decl_variant(raw: bytes, change: Callable[[dict[str, Any]], dict[str, Any]]) -> bytes | None:

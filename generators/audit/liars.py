@@ -36,7 +36,6 @@ def trap_models(folder: Path) -> dict[str, Path]:
 def run_liars(audit: Audit) -> None:
     from checker import load_model
     from generators.audit.reference import reference_accuracy
-    from generators.audit.runner import Finding
 
     row = audit.row(audit.phases, "liars")
     models = trap_models(audit.work / "traps")
@@ -79,4 +78,3 @@ def run_liars(audit: Audit) -> None:
                     f"{case}: rejected as {out.reason}, registry expects {liar.reason.value}"
                 )
             audit.tick()
-    _ = Finding  # (imported for type checkers reading this module)

@@ -13,7 +13,6 @@ flips.  No field or rule name is known here, so the mutants follow the format as
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -35,29 +34,29 @@ class Mutant:
     data: bytes
 
 
-def _set(obj: Any, path: Path_, value: Any) -> Any:
+_DELETE = object()  # the value that removes a node in :func:`replace_at`
+
+
+def replace_at(obj: Any, path: Path_, value: Any) -> Any:
     """A copy of ``obj`` with the node at ``path`` replaced (``_DELETE`` removes it)."""
     if not path:
         return value
     head, rest = path[0], path[1:]
     if isinstance(obj, dict):
         out = dict(obj)
-        new = _set(obj[head], rest, value)
+        new = replace_at(obj[head], rest, value)
         if new is _DELETE:
             del out[head]
         else:
             out[head] = new
         return out
     out_l = list(obj)
-    new = _set(obj[head], rest, value)
+    new = replace_at(obj[head], rest, value)
     if new is _DELETE:
         del out_l[head]
     else:
         out_l[head] = new
     return out_l
-
-
-_DELETE = object()
 
 
 def _label(path: Path_) -> str:
@@ -126,17 +125,20 @@ def header_mutants(c: Container) -> Iterator[Mutant]:
         if isinstance(node, dict):
             for key in list(node):
                 yield Mutant(
-                    f"json:{where}:del[{key}]", c.encode(_set(c.header, (*path, key), _DELETE))
+                    f"json:{where}:del[{key}]",
+                    c.encode(replace_at(c.header, (*path, key), _DELETE)),
                 )
-            yield Mutant(f"json:{where}:add-key", c.encode(_set(c.header, path, {**node, "zz": 0})))
+            yield Mutant(
+                f"json:{where}:add-key", c.encode(replace_at(c.header, path, {**node, "zz": 0}))
+            )
         elif isinstance(node, list):
             for what, val in _list_values(node):
-                yield Mutant(f"json:{where}:{what}", c.encode(_set(c.header, path, val)))
+                yield Mutant(f"json:{where}:{what}", c.encode(replace_at(c.header, path, val)))
         else:
             for val in _leaf_values(node, strings):
                 label = f"{val!r}"[:40]
                 try:
-                    data = c.encode(_set(c.header, path, val))
+                    data = c.encode(replace_at(c.header, path, val))
                 except (ValueError, OverflowError):
                     continue
                 yield Mutant(f"json:{where}={label}", data)
@@ -218,7 +220,3 @@ def sample(mutants: list[Mutant], rng: np.random.Generator, cap: int | None) -> 
         return mutants
     keep = np.sort(rng.choice(len(mutants), size=cap, replace=False))
     return [mutants[int(i)] for i in keep]
-
-
-def describe(c: Container) -> str:
-    return json.dumps(c.header)[:200]

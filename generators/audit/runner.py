@@ -29,9 +29,6 @@ from generators.audit.mutants import all_mutants, sample
 from generators.audit.reference import Accuracy, ReferenceError, reference_accuracy
 from generators.tinymodels import write_model
 
-UNSOUND = ("unsound", "liar-accepted", "false-verified")
-PROVE_TIMEOUT_NOTE = "generators run in-process (untrusted, not under audit)"
-
 
 def strategy_registry() -> dict[str, Callable[..., Any]]:
     """The proof strategies to audit, name -> prove(model, progress) -> Proof.
