@@ -121,7 +121,7 @@ def test_mutants_are_generic_over_the_header():
     assert sum(n.startswith("flip:") for n in names) == 4
 
 
-def test_kernel_rejects_every_bound_raising_mutant(tmp_path):
+def test_kernel_never_verifies_a_mutant_above_the_original(tmp_path):
     cert, model = _cert(tmp_path)
     orig = kernel.check(cert, model)
     bound = Fraction(int(orig.bound.p), int(orig.bound.q))
@@ -129,20 +129,18 @@ def test_kernel_rejects_every_bound_raising_mutant(tmp_path):
     muts = all_mutants(raw, np.random.default_rng(0), 0)
     assert len(muts) > 100
     kc = KernelChecker()
-    raising = 0
+    verified = 0
     try:
         for m in muts:
-            if not m.name.startswith("json:bound"):
-                continue
             p = tmp_path / "m.cert"
             p.write_bytes(m.data)
             out = kc.check(p, model, Limits(20, 2048))
             assert out.status in ("verified", "rejected"), (m.name, out)
             assert not (out.verified and out.bound > bound), m.name
-            raising += 1
+            verified += out.verified
     finally:
         kc.close()
-    assert raising >= 10
+    assert verified < len(muts) / 2  # most mutants are rejected
 
 
 # ---- the checker harness ---------------------------------------------------------------------
@@ -342,7 +340,7 @@ def test_hostile_corpus_reports_every_case(tmp_path):
     s = a.summary()
     assert len(s["hostile"]) >= 50
     assert all(
-        v.split()[0] in ("rejected", "crash", "hang", "memory", "verified")
+        v.split()[0] in ("rejected", "crash", "hang", "memory", "verified", "ok", "false-verified")
         for v in s["hostile"].values()
     )
     assert time.perf_counter() - t < 60 * 3

@@ -34,14 +34,18 @@ def trap_models(folder: Path) -> dict[str, Path]:
 
 
 def run_liars(audit: Audit) -> None:
-    from checker import load_model
+    from checker import CheckError, load_model
     from generators.audit.reference import reference_accuracy
 
     row = audit.row(audit.phases, "liars")
     models = trap_models(audit.work / "traps")
     for mname, mpath in models.items():
         acc = reference_accuracy(mpath)
-        model = load_model(mpath)
+        try:
+            model = load_model(mpath)
+        except CheckError as exc:  # the kernel's reader refuses a trap: the liars can't run
+            audit.notes.append(f"liars: trap {mname} refused by the kernel's reader: {exc}")
+            continue
         row.models += 1
         for name, liar in L.LIARS.items():
             if audit.over_budget():
