@@ -288,7 +288,7 @@ def check(cert, model, as_json):
     type=click.IntRange(256),
     default=2048,
     show_default=True,
-    help="MiB of address space per check (hostile cases: half)",
+    help="MiB of address space per check (hostile cases: a quarter, at least 256)",
 )
 def audit(
     budget,
@@ -353,7 +353,7 @@ def audit(
         flips=flips,
         max_models=max_models,
         limits=Limits(case_timeout, case_memory),
-        hostile_limits=Limits(max(1.0, case_timeout / 3), max(256, case_memory // 2)),
+        hostile_limits=Limits(max(1.0, case_timeout / 3), max(256, case_memory // 4)),
         findings_dir=Path(findings_dir),
     )
     run = Audit(make_checker(checker_cmd), opts, bar)

@@ -77,7 +77,7 @@ class Options:
     flips: int = 8
     max_models: int | None = None
     limits: Limits = field(default_factory=Limits)
-    hostile_limits: Limits = field(default_factory=lambda: Limits(3.0, 1024))
+    hostile_limits: Limits = field(default_factory=lambda: Limits(3.0, 512))
     phases: tuple[str, ...] = ("liars", "hostile", "differential")
     findings_dir: Path | None = Path("audit-findings")
     stop_on_finding: bool = False
