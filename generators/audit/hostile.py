@@ -32,22 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from checker.model import REQUIRED as KEYS  # the required tensors (DESIGN.md §1)
 from generators.audit.container import parse, walk
 from generators.liars import Head, table_model
 from generators.tinymodels import make_weights, write_model
 
 if TYPE_CHECKING:
     from generators.audit.runner import Audit
-
-KEYS = (
-    "embed.W_E",
-    "pos_embed.W_pos",
-    "blocks.0.attn.W_Q",
-    "blocks.0.attn.W_K",
-    "blocks.0.attn.W_V",
-    "blocks.0.attn.W_O",
-    "unembed.W_U",
-)
 
 
 @dataclass

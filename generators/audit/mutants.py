@@ -42,21 +42,13 @@ def replace_at(obj: Any, path: Path_, value: Any) -> Any:
     if not path:
         return value
     head, rest = path[0], path[1:]
-    if isinstance(obj, dict):
-        out = dict(obj)
-        new = replace_at(obj[head], rest, value)
-        if new is _DELETE:
-            del out[head]
-        else:
-            out[head] = new
-        return out
-    out_l = list(obj)
+    out: Any = dict(obj) if isinstance(obj, dict) else list(obj)
     new = replace_at(obj[head], rest, value)
     if new is _DELETE:
-        del out_l[head]
+        del out[head]
     else:
-        out_l[head] = new
-    return out_l
+        out[head] = new
+    return out
 
 
 def _label(path: Path_) -> str:
