@@ -193,7 +193,8 @@ def test_kernel_worker_survives_a_hang(tmp_path):
 def test_self_test_catches_both_broken_checkers():
     ok, found = run_self_test(120, 0)
     assert ok, found
-    assert set(found) == {"always-accept", "skip-final-comparison"}
+    assert set(found) == {"always-accept", "skip-final-comparison", "built-in kernel (control)"}
+    assert found["always-accept"] and not found["built-in kernel (control)"]
 
 
 def test_always_accepting_checker_is_caught_by_mutants(tmp_path):

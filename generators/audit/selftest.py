@@ -9,8 +9,9 @@ Two checker commands, each written as a small script that follows ``check``'s co
   rejection (the final comparison of the claimed bound with proven/total), then runs the
   kernel's own command line.
 
-``mechproof audit --self-test`` runs a short audit against each; it passes only if both
-produce findings, and prints how many.
+``mechproof audit --self-test`` runs a short audit against each, and the same audit against
+the built-in kernel as a control; it passes only if both broken checkers produce findings
+and the control produces none, and prints the first finding of each.
 """
 
 from __future__ import annotations
@@ -60,19 +61,27 @@ def write_broken(folder: Path) -> dict[str, list[str]]:
     return out
 
 
+CONTROL = "built-in kernel (control)"
+
+
 def run_self_test(budget: float, seed: int, progress: object = None) -> tuple[bool, dict[str, str]]:
     """Audit each broken checker (liars, then a few differential models with mutants; no
-    hostile corpus) until its first finding; return (all caught, name -> that finding or
-    "")."""
-    from generators.audit.checkers import CommandChecker
+    hostile corpus) until its first finding, then the built-in kernel on the same run as a
+    control; return (every broken checker caught and the control clean, name -> its first
+    finding or "")."""
+    from generators.audit.checkers import CommandChecker, KernelChecker
     from generators.audit.runner import Audit, Options
 
     found: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="mechproof-selftest-") as tmp:
-        for name, cmd in write_broken(Path(tmp)).items():
+        checkers = {
+            name: CommandChecker(cmd, name=name) for name, cmd in write_broken(Path(tmp)).items()
+        }
+        checkers[CONTROL] = KernelChecker()
+        for name, checker in checkers.items():
             opts = Options(
                 seed=seed,
-                budget=budget / len(BROKEN),
+                budget=budget / len(checkers),
                 phases=("liars", "differential"),
                 max_models=4,
                 mutants_per_cert=10,
@@ -80,8 +89,9 @@ def run_self_test(budget: float, seed: int, progress: object = None) -> tuple[bo
                 findings_dir=None,
                 stop_on_finding=True,
             )
-            audit = Audit(CommandChecker(cmd, name=name), opts, progress)
+            audit = Audit(checker, opts, progress)
             audit.run()
             f = audit.findings[0] if audit.findings else None
             found[name] = f"{f.kind} [{f.phase}] {f.case}: {f.detail[:100]}" if f else ""
-    return all(found.values()), found
+    caught = all(v for name, v in found.items() if name != CONTROL)
+    return caught and not found[CONTROL], found
