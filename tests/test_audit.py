@@ -347,3 +347,25 @@ def test_hostile_corpus_reports_every_case(tmp_path):
     assert time.perf_counter() - t < 60 * 3
     for f in a.findings:
         assert (Path(f.folder) / "command.sh").is_file()
+
+
+def test_cert_mode_covers_every_mutant_and_flags_a_liar(tmp_path):
+    from generators.audit.runner import strategy_registry
+    from generators.liars import direct_trap, write_liar
+
+    model = direct_trap(tmp_path / "direct.safetensors")
+    m = load_model(model)
+    honest = tmp_path / "honest.cert"
+    strategy_registry()["brute-force"](m, None).write(honest, m.sha256)
+    r = _run_cli(
+        "--cert", str(honest), "--model", str(model), "--json", "--findings", str(tmp_path / "f")
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    s = json.loads(r.stdout)
+    assert s["mutants"] == s["mutants_planned"] > 100 and s["findings"] == 0
+    liar, _ = write_liar("brute-bound-plus-one", model, tmp_path / "liar.cert")
+    r = _run_cli(
+        "--cert", str(liar), "--model", str(model), "--json", "--findings", str(tmp_path / "f2")
+    )
+    assert r.returncode == 1
+    assert [f["kind"] for f in json.loads(r.stdout)["finding_list"]] == ["original-rejected"]
