@@ -150,6 +150,10 @@ def model_files(base: dict[str, np.ndarray]) -> dict[str, bytes]:
         "dims-20000-large": st_bytes(
             base, _extra_tensor("unembed.b_U", {"shape": [2**31 - 1] * 20000})
         ),
+        # 3 MB: a product of 10^6 factors costs quadratic time in the factor count
+        "dims-1000000-slow-size": st_bytes(
+            base, _extra_tensor("unembed.b_U", {"shape": [3] * 1_000_000})
+        ),
         "data-offsets-2^70": st_bytes(base, _set("embed.W_E", "data_offsets", [0, 2**70])),
         "data-offsets-negative": st_bytes(base, _set("embed.W_E", "data_offsets", [-8, 0])),
         "data-offsets-10^400": st_bytes(
