@@ -1,7 +1,8 @@
 """The robustness corpus: hostile model files and certificates (DESIGN.md §7, issue 9 item 6).
 
-Each case is a (certificate, model) pair of a few kilobytes at most, run by the checker under
-audit with the hostile limits (default 5 s, 1 GiB, in a subprocess).  The checker must
+Each case is a (certificate, model) pair, most of a few kilobytes (the largest a few MB),
+run by the checker under audit with the hostile limits (by default 3.3 s and 512 MiB of
+address space, in a subprocess).  The checker must
 reject it with a reason -- a finding is a traceback, a hang past the limit, memory past the
 limit, or a VERIFIED.  Model cases pair the hostile model with a real certificate re-bound to
 that model's sha256 (found and replaced as a string in the header, so that the check goes
