@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL ?= zoo/k4/seed050.safetensors
+AUDIT_BUDGET ?= 300
 
-.PHONY: install test test-slow test-all demo lint bench bench-parallel cubic-table compare-v1 zoo zoo-exact zoo-k5-exact clean
+.PHONY: install test test-slow test-all demo lint audit bench bench-parallel cubic-table compare-v1 zoo zoo-exact zoo-k5-exact clean
 
 install: $(STAMP)
 
@@ -36,6 +37,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy checker
+
+audit: $(STAMP)
+	$(BIN)/mechproof audit --self-test
+	$(BIN)/mechproof audit --budget $(AUDIT_BUDGET) --junit audit.xml
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -313,5 +313,165 @@ def explain(cert, model):
         click.echo(line)
 
 
+@main.command()
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="seconds; the audit stops cleanly when they are spent",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="fixes every model and mutant")
+@click.option(
+    "--strategies", "strategy_list", default=None, help="NAME,... (default: every strategy)"
+)
+@click.option(
+    "--checker",
+    "checker_cmd",
+    default=None,
+    help="a command with check's contract: CMD CERT --model MODEL --json",
+)
+@click.option(
+    "--cert", type=click.Path(dir_okay=False), default=None, help="audit this certificate"
+)
+@click.option(
+    "--model", type=click.Path(dir_okay=False), default=None, help="its model (with --cert)"
+)
+@click.option("--json", "as_json", is_flag=True, help="print the summary as one JSON object")
+@click.option("--junit", type=click.Path(dir_okay=False), default=None, help="write JUnit XML here")
+@click.option("--self-test", is_flag=True, help="check that the audit catches broken checkers")
+@click.option(
+    "--findings",
+    "findings_dir",
+    type=click.Path(file_okay=False),
+    default="audit-findings",
+    show_default=True,
+    help="reproducer folders go here",
+)
+@click.option(
+    "--phases",
+    default="liars,hostile,differential",
+    show_default=True,
+    help="which phases to run, in order",
+)
+@click.option("--max-models", type=click.IntRange(0), default=None, help="stop after N models")
+@click.option(
+    "--mutants-per-cert",
+    type=click.IntRange(1),
+    default=40,
+    show_default=True,
+    help="mutants sampled per certificate in the differential phase",
+)
+@click.option(
+    "--flips",
+    type=click.IntRange(0),
+    default=8,
+    show_default=True,
+    help="random byte flips per certificate (--cert: at least 64)",
+)
+@click.option(
+    "--case-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="seconds per check (hostile cases: a third, at least 1)",
+)
+@click.option(
+    "--case-memory",
+    type=click.IntRange(256),
+    default=2048,
+    show_default=True,
+    help="MiB of address space per check (hostile cases: a quarter, at least 256)",
+)
+def audit(
+    budget,
+    seed,
+    strategy_list,
+    checker_cmd,
+    cert,
+    model,
+    as_json,
+    junit,
+    self_test,
+    findings_dir,
+    phases,
+    max_models,
+    mutants_per_cert,
+    flips,
+    case_timeout,
+    case_memory,
+):
+    """Soundness audit: differential, mutants, liars, hostile inputs (exit 1 on a finding)."""
+    from pathlib import Path
+
+    from generators.audit import report
+    from generators.audit.checkers import Limits, make_checker
+    from generators.audit.runner import Audit, Options, strategy_registry
+
+    bar = Bar(enabled=True)
+    if self_test:
+        from generators.audit.selftest import run_self_test
+
+        ok, found = run_self_test(min(budget, 120.0), seed, bar)
+        bar.finish()
+        from generators.audit.selftest import CONTROL
+
+        for name, first in found.items():
+            if name == CONTROL:
+                what = f"FINDING {first}" if first else "no finding"
+                click.echo(f"self-test: {name}: {what}")
+            else:
+                what = f"caught by {first}" if first else "NOT CAUGHT"
+                click.echo(f"self-test: broken checker {name!r}: {what}")
+        click.echo(
+            "self-test passed"
+            if ok
+            else "self-test FAILED (a broken checker missed, or the control flagged)"
+        )
+        sys.exit(0 if ok else 1)
+    if (cert is None) != (model is None):
+        _fail("--cert and --model go together", 2)
+    names = None
+    if strategy_list:
+        names = [n.strip() for n in strategy_list.split(",") if n.strip()]
+        unknown = sorted(set(names) - set(strategy_registry()))
+        if unknown:
+            _fail(f"unknown strategies {', '.join(unknown)}; see `mechproof strategies`", 2)
+    if cert is not None:
+        for p in (cert, model):
+            if not Path(p).is_file():
+                _fail(f"{p} is not a file", 2)
+    phase_list = tuple(p.strip() for p in phases.split(",") if p.strip())
+    bad = sorted(set(phase_list) - {"liars", "hostile", "differential"})
+    if bad or not phase_list:
+        _fail(f"unknown phases {', '.join(bad)}; choose from liars, hostile, differential", 2)
+    opts = Options(
+        phases=phase_list,
+        seed=seed,
+        budget=budget,
+        strategies=names,
+        mutants_per_cert=mutants_per_cert,
+        flips=flips,
+        max_models=max_models,
+        limits=Limits(case_timeout, case_memory),
+        hostile_limits=Limits(max(1.0, case_timeout / 3), max(256, case_memory // 4)),
+        findings_dir=Path(findings_dir),
+    )
+    run = Audit(make_checker(checker_cmd), opts, bar)
+    if cert is not None:
+        run.audit_certificate(Path(cert), Path(model))
+    else:
+        run.run()
+    bar.finish()
+    summary = run.summary()
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(report.table(summary))
+    if junit:
+        report.junit(summary, Path(junit))
+    sys.exit(1 if summary["findings"] else 0)
+
+
 if __name__ == "__main__":
     main()
