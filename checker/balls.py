@@ -446,59 +446,30 @@ def _reduce(a: Ball, axis: int, red: Any, where: Bools | None = None) -> Ball:
 
 # ---- arb interface ------------------------------------------------------------------------
 
-_TINY_Q = fmpq(1, 2**1100)  # bound used for |values| < 2^-1100 (avoids huge rationals)
-
-
-def _dyadic(x: arb) -> fmpq | None:
-    """Return the exact value of the exact arb ``x`` if |x| >= 2^-1100 or x = 0, else None."""
-    man, exp = x.man_exp()
-    m, e = int(man), int(exp)
-    if m == 0:
-        return fmpq(0)
-    if m.bit_length() + e < -1100:
-        return None
-    return fmpq(m * 2**e) if e >= 0 else fmpq(m, 2**-e)
-
-
-def _arb_ball(x: arb) -> tuple[float, float]:
-    """Return (f, r) with [x] inside [f - r, f + r]; (0, inf) if x is too big or not finite.
-
-    Lemma: for y in [m - rho, m + rho], |y - f| <= rho + |f - m|, computed exactly in fmpq
-    (or bounded by 2^-1100 for tinier parts) and rounded up by :func:`_float_up`.
-    """
-    if not x.is_finite():
-        return 0.0, math.inf
-    for part in (x.mid(), x.rad()):
-        man, exp = part.man_exp()
-        if int(man).bit_length() + int(exp) > 1100:
-            return 0.0, math.inf
-    mq, rq = _dyadic(x.mid()), _dyadic(x.rad())
-    rad_q = _TINY_Q if rq is None else rq
-    if mq is None:
-        f, rad_q = 0.0, rad_q + _TINY_Q
-    else:
-        try:
-            f = int(mq.p) / int(mq.q)  # nearest float (any float would be sound)
-        except OverflowError:
-            return 0.0, math.inf
-        d = _q(f) - mq
-        rad_q += d if d >= 0 else -d
-    r = _float_up(rad_q)
-    return (f, r) if r != math.inf else (0.0, math.inf)
+_C_ARB = _factor((1 + _UQ) * (1 + 2 * _UQ))  # from_arb
 
 
 def from_arb(vals: Sequence[arb], shape: tuple[int, ...]) -> Ball:
     """Return balls containing the arbs ``vals`` (C order) as an array of ``shape``.
 
-    Reject if an entry is not an arb or the count differs.  Entries too big for a float
-    become unknown.
+    Reject if an entry is not an arb or the count differs.
+    Lemma: f = float(mid) and g = float(rad) are faithful roundings of the exact dyadic mid and
+    rad (error below one ulp in either direction; 0 or inf outside the float range), so
+    |f - mid| <= 2^-52 |f| + 2^-1074 and rad <= g (1 + 2^-52) + 2^-1074.  Hence rad + |f - mid|
+    <= (g + 2^-52 |f|)(1 + 2u) + 2^-1073, and with t = fl(2^-52 |f|) (exact but for underflow,
+    2^-1075) and s^ = fl(g + t), (M1) gives <= s^ (1+u)(1+2u) + 2^-1072: Lemma UP with
+    K = (1+u)(1+2u).  Where f = mid exactly (checked in arb: arb(f) is exact) the |f - mid|
+    term is 0.  A non-finite f or g (overflow, a non-finite arb) gives an unknown ball.
     """
     ok = all(isinstance(v, arb) for v in vals) and len(vals) == math.prod(shape)
     require(ok, Reason.LEMMA_FAILED, "from_arb: expects arbs filling the shape")
-    fr = [_arb_ball(v) for v in vals]
-    mid = np.array([f for f, _ in fr], dtype=np.float64).reshape(shape)
-    rad = np.array([r for _, r in fr], dtype=np.float64).reshape(shape)
-    return _finish(mid, rad)
+    fs = [float(v.mid()) for v in vals]
+    exact = np.array([arb(f) == v.mid() for f, v in zip(fs, vals, strict=True)], dtype=bool)
+    mid = np.array(fs, dtype=np.float64).reshape(shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        t = np.where(exact.reshape(shape), 0.0, np.abs(mid) * 2.0**-52)
+        t += np.array([float(v.rad()) for v in vals], dtype=np.float64).reshape(shape)
+        return _finish(mid, _up(t, _C_ARB))
 
 
 def exp_scaled(b: Ball, e: int) -> Ball:
