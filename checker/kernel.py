@@ -30,7 +30,7 @@ from flint import fmpq
 from checker import balls as B
 from checker.cert import Certificate, Step, is_int, read_certificate
 from checker.errors import CheckError, Reason, reject, require
-from checker.facts import Count, Result
+from checker.facts import Count, Hint, Result
 from checker.model import TASK, Model, load_model
 from checker.rules import RULES
 
@@ -102,7 +102,9 @@ def decode_arg(kind: Any, value: Any, st: Replay, what: str) -> Any:
     """Return the hint ``value`` decoded by ``kind``; reject (BAD_HINT) if out of range.
 
     Kinds: 'query' (0 <= q < v), 'head' (0 <= h < heads), 'bool', 'bits' (the name of a u1
-    array of packed booleans [v, k, v]), or a tuple of allowed strings.  Charges one op per
+    array of packed booleans [v, k, v]), 'f8' / 'i8' (the name of a finite array of that dtype,
+    returned as a Hint (name, array); the rule checks its shape), or a tuple of allowed
+    strings.  Charges one op per
     number read (each bit of a bit array).
     """
     m = st.model
@@ -114,6 +116,12 @@ def decode_arg(kind: Any, value: Any, st: Replay, what: str) -> Any:
         require(bool((np.packbits(bits, axis=2) == a).all()), Reason.BAD_HINT, f"{what}: padding")
         B.charge(bits.size)
         return bits
+    if kind in ("f8", "i8"):  # a named numeric array -> Hint(name, array); shape: the rule
+        a = st.cert.arrays.get(value) if isinstance(value, str) else None
+        ok = a is not None and a.dtype == np.dtype(kind) and bool(np.isfinite(a).all())
+        require(ok, Reason.BAD_HINT, f"{what} must name a finite {kind} array")
+        B.charge(a.size)
+        return Hint(value, a)
     B.charge(1)
     if kind in ("query", "head"):
         hi = m.v if kind == "query" else m.h

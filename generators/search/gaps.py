@@ -1,0 +1,61 @@
+"""Choosing the subcubic family's hints: size directions (a, b) and gaps g[q, m].
+
+Search (untrusted, uncounted).  Directions: a float SVD of EQKE (numpy, in the generator
+only; the kernel never sees it, only the exact consequences of the hint vectors).  Gaps: the
+kernel's own ``gap-cases`` lemma is evaluated for every constant gap g = 1..v, and each
+(q, m) keeps the g that proves the most inputs; since the kernel's test for (q, m) depends
+only on g[q, m], the combined hint proves exactly the union of the per-(q, m) choices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from checker import Model
+from checker.facts import ScoreGap
+from checker.rules import gap_cases
+
+
+def directions(eq: np.ndarray, ek: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (a, b) with (EQ a)(EK b)^T close to the top singular term of EQ EK^T.
+
+    Complexity: O(v e^2) (least squares on the factors; uncounted)."""
+    U, S, Vt = np.linalg.svd(eq @ ek.T)
+    a = np.linalg.lstsq(eq, U[:, 0] * S[0], rcond=None)[0]
+    b = np.linalg.lstsq(ek, Vt[0], rcond=None)[0]
+    return a, b
+
+
+def choose_gaps(
+    model: Model,
+    gap_of: Callable[[np.ndarray], ScoreGap],
+    cites: dict[str, Any],
+    direct: str,
+    gmax: int | None = None,
+) -> np.ndarray:
+    """Return gap [v, v] (ints 1..v): per (q, m) the gap whose gap cases prove the most inputs.
+
+    ``gap_of(g)`` returns the ScoreGap the certificate's gap rule gives for the hint g;
+    ``cites`` holds the other citations of ``gap-cases`` (eupu, values, f)."""
+    v, k = model.v, model.k
+    best = np.zeros((v, v))
+    out = np.ones((v, v), dtype=np.int64)
+    for g in range(1, (gmax or v) + 1):
+        sg = gap_of(np.full((v, v), g, dtype=np.int64))
+        for q in range(v):
+            ok, j = gap_cases.proven(model, {**cites, "gap": sg}, q, direct)
+            got = np.array(
+                [
+                    sum(math.comb(k - 1, c) * int(j[m] + 1) ** c for c in np.nonzero(ok[m])[0])
+                    for m in range(v)
+                ],
+                dtype=float,
+            )
+            better = got > best[q]
+            best[q, better] = got[better]
+            out[q, better] = g
+    return out
