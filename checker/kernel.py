@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from flint import fmpq
@@ -117,11 +117,12 @@ def decode_arg(kind: Any, value: Any, st: Replay, what: str) -> Any:
         B.charge(bits.size)
         return bits
     if kind in ("f8", "i8"):  # a named numeric array -> Hint(name, array); shape: the rule
-        a = st.cert.arrays.get(value) if isinstance(value, str) else None
-        ok = a is not None and a.dtype == np.dtype(kind) and bool(np.isfinite(a).all())
+        arr = st.cert.arrays.get(value) if isinstance(value, str) else None
+        ok = arr is not None and arr.dtype == np.dtype(kind) and bool(np.isfinite(arr).all())
         require(ok, Reason.BAD_HINT, f"{what} must name a finite {kind} array")
-        B.charge(a.size)
-        return Hint(value, a)
+        arr = cast(np.ndarray, arr)
+        B.charge(arr.size)
+        return Hint(str(value), arr)
     B.charge(1)
     if kind in ("query", "head"):
         hi = m.v if kind == "query" else m.h
@@ -175,7 +176,8 @@ def _claim(st: Replay, step: Step, res: Result) -> None:
         return
     if not step.claim:
         return
-    ball = res.ball
+    ball = cast(B.Ball, getattr(res, "ball", None))
+    require(isinstance(ball, B.Ball), Reason.CERT_SCHEMA, "a tensor claim on a result without one")
     mid, rad = (st.cert.arrays.get(step.claim[key]) for key in ("mid", "rad"))
     ok = all(a is not None and a.dtype == np.float64 and a.shape == ball.shape for a in (mid, rad))
     require(ok, Reason.BAD_HINT, f"claim mid/rad must name f8 arrays of shape {ball.shape}")

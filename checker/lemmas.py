@@ -135,7 +135,8 @@ def max_wrong(hi: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     arg = np.argmax(hi, axis=1)
     top = hi[np.arange(hi.shape[0]), arg]
     second = np.where(np.arange(n)[None, :] == arg[:, None], -np.inf, hi).max(axis=1)
-    return np.where(np.arange(n)[None, :] == arg[:, None], second[:, None], top[:, None])
+    out = np.where(np.arange(n)[None, :] == arg[:, None], second[:, None], top[:, None])
+    return np.asarray(out, dtype=np.float64)
 
 
 def prefix(x: npt.NDArray[np.float64], axis: int, upper: bool) -> npt.NDArray[np.float64]:
@@ -157,3 +158,12 @@ def gap_select(top: B.Ball, pm: npt.NDArray[np.float64], gap: npt.NDArray[np.int
     sel = np.where(j >= 0, sel, 0.0)
     d = B.lower(B.sub(top, B.from_bounds(sel, sel)))
     return np.where(j >= 0, d, 0.0)
+
+
+def count_gaps(k: int, j: npt.NDArray[np.int64], proven: BoolArr) -> list[int]:
+    """Per max token m: the number of inputs of the proven gap cases (m, c), sum over c of
+    C(k-1, c) (j[m] + 1)^c (count lemma of rule ``gap-cases``: tokens 0..j, j + 1 choices)."""
+    return [
+        sum(math.comb(k - 1, int(c)) * (int(j[m]) + 1) ** int(c) for c in np.nonzero(proven[m])[0])
+        for m in range(proven.shape[0])
+    ]

@@ -74,10 +74,7 @@ class Trace:
             for r, c in cite.items()
         }
         kinds = {a.rstrip("?"): kind for a, kind in mod.ARGS.items()}
-        decoded = {
-            a: self._unpack(x) if kinds[a] == "bits" else self._hint(x) if kinds[a] in ("f8", "i8") else x
-            for a, x in args.items()
-        }
+        decoded = {a: self._decode(kinds[a], x) for a, x in args.items()}
 
         def tick(n: int, total: int) -> None:
             if self.progress is not None:
@@ -92,6 +89,11 @@ class Trace:
             self.undecided += res.undecided
         self.steps.append({"id": sid, "rule": rule, "cite": cite, "args": args, "claim": claim})
         return sid
+
+    def _decode(self, kind: Any, x: Any) -> Any:
+        if kind == "bits":
+            return self._unpack(x)
+        return self._hint(x) if kind in ("f8", "i8") else x
 
     def _unpack(self, name: str) -> np.ndarray:
         return np.unpackbits(self.arrays[name], axis=2, count=self.model.v).astype(bool)

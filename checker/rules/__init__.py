@@ -37,6 +37,5 @@ from checker.rules import (
 
 _SUBCUBIC = (rank1, max_row_diff, row_spread, score_gap, rank1_gap, wrong_values, gap_cases)
 RULES: dict[str, ModuleType] = {
-    m.NAME: m
-    for m in (factor, matmul, exp, enumerate, value, margin, paired, cases, *_SUBCUBIC)
+    m.NAME: m for m in (factor, matmul, exp, enumerate, value, margin, paired, cases, *_SUBCUBIC)
 }

@@ -28,7 +28,6 @@ NB: a case whose bounds are unknown (infinite balls) is not counted (its test fa
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -107,8 +106,6 @@ def proven(model: Model, cites: dict[str, Any], q: int, direct: str) -> tuple[An
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> Count:
     q, k = args["query"], model.k
     ok, j = proven(model, cites, q, args["direct"])
-    count = sum(
-        math.comb(k - 1, int(c)) * int(j[m] + 1) ** int(c) for m, c in zip(*np.nonzero(ok))
-    )
+    count = sum(L.count_gaps(k, j, ok))
     tick(1, model.v)
     return Count(q, count)

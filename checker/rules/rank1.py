@@ -40,7 +40,7 @@ def work(model: Model, cites: dict[str, Any], args: dict[str, Any]) -> int:
     ok = all(args[x].array.shape == (e,) for x in ("a", "b"))
     require(len(f.shape) == 2 and ok, Reason.BAD_HINT, "rank1: a and b must be f8 [e] arrays")
     require(len(cites["factor"].meaning) <= 1024, Reason.UNSUPPORTED, "rank1: meaning too long")
-    return 4 * f.mid.size
+    return 4 * int(f.mid.size)
 
 
 def residual(f: B.Ball, a: Any, b: Any) -> tuple[B.Ball, B.Ball]:

@@ -27,10 +27,8 @@ CLAIM: set[str] = set()
 
 def work(model: Model, cites: dict[str, Any], args: dict[str, Any]) -> int:
     m = cites["m"].ball
-    require(
-        len(m.shape) == 2 and m.shape[1] > 0, Reason.LEMMA_FAILED, "row-spread: needs a matrix"
-    )
-    return 3 * m.mid.size
+    require(len(m.shape) == 2 and m.shape[1] > 0, Reason.LEMMA_FAILED, "row-spread: needs a matrix")
+    return 3 * int(m.mid.size)
 
 
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> RowSpread:

@@ -9,13 +9,13 @@ only on g[q, m], the combined hint proves exactly the union of the per-(q, m) ch
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from checker import Model
+from checker import lemmas as L
 from checker.facts import ScoreGap
 from checker.rules import gap_cases
 
@@ -36,26 +36,29 @@ def choose_gaps(
     cites: dict[str, Any],
     direct: str,
     gmax: int | None = None,
+    patience: int = 4,
 ) -> np.ndarray:
     """Return gap [v, v] (ints 1..v): per (q, m) the gap whose gap cases prove the most inputs.
 
     ``gap_of(g)`` returns the ScoreGap the certificate's gap rule gives for the hint g;
-    ``cites`` holds the other citations of ``gap-cases`` (eupu, values, f)."""
+    ``cites`` holds the other citations of ``gap-cases`` (eupu, values, f).  The scan over g
+    stops after ``patience`` gaps in a row that improve no (q, m) (a heuristic: the hint is
+    only ever loose, never wrong)."""
     v, k = model.v, model.k
     best = np.zeros((v, v))
     out = np.ones((v, v), dtype=np.int64)
+    stale = 0
     for g in range(1, (gmax or v) + 1):
+        if stale >= patience:
+            break  # no (q, m) improved for `patience` gaps in a row: larger gaps rarely help
+        improved = False
         sg = gap_of(np.full((v, v), g, dtype=np.int64))
         for q in range(v):
             ok, j = gap_cases.proven(model, {**cites, "gap": sg}, q, direct)
-            got = np.array(
-                [
-                    sum(math.comb(k - 1, c) * int(j[m] + 1) ** c for c in np.nonzero(ok[m])[0])
-                    for m in range(v)
-                ],
-                dtype=float,
-            )
+            got = np.array(L.count_gaps(k, j, ok), dtype=float)
             better = got > best[q]
+            improved |= bool(better.any())
             best[q, better] = got[better]
             out[q, better] = g
+        stale = 0 if improved else stale + 1
     return out
