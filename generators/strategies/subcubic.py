@@ -97,11 +97,14 @@ class Subcubic:
 
             gap = choose_gaps(model, gap_of, cites, self.direct)
             sg = t.rank1_gap(eq, ek, spread, "q", gap)
+        residual = 0.0
+        if self.attention != "eqke":
+            residual = float(np.max(t.results[spread].rho))  # type: ignore[union-attr]
         for q in range(model.v):
             t.gap_cases(eu, values, sg, f, q, self.direct)
             if progress is not None:
                 progress(f"prove {self.name}", 1, model.v)
-        return t.proof(self.name)
+        return t.proof(self.name, residual=residual, attention=self.attention)
 
 
 CONFIGS = [Subcubic(d, a) for d in DIRECT for a in ATTENTION]
