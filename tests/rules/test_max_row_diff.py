@@ -54,7 +54,9 @@ def check_points(a, b, fa, fb, t) -> None:
     for rule in (max_row_diff, row_spread):
         rho = _apply(rule, a, b, t).rho
         for r, row in enumerate(X):
-            prod = [sum(x * y for x, y in zip(row, col, strict=True)) for col in zip(*Yt, strict=True)]
+            prod = [
+                sum(x * y for x, y in zip(row, col, strict=True)) for col in zip(*Yt, strict=True)
+            ]
             assert max(prod) - min(prod) <= S.fq(rho[r]), f"MRD: {rule.NAME} misses row {r}"
 
 
@@ -96,7 +98,9 @@ def det_points(tmp) -> None:
         a = B.ball(rng.integers(-9, 9, (3, 4)).astype(float), np.full((3, 4), 0.5))
         b = B.ball(rng.integers(-9, 9, (4, 4)).astype(float), np.full((4, 4), 0.25))
         for fa, fb in ((1, -1), (-1, 1), (1, 1)):
-            check_points(a, b, np.full((3, 4), fa), np.full((4, 4), fb) * np.array([1, -1, 1, -1]), t)
+            check_points(
+                a, b, np.full((3, 4), fa), np.full((4, 4), fb) * np.array([1, -1, 1, -1]), t
+            )
 
 
 DETECTORS = {"closed": check_closed_form, "points": det_points}

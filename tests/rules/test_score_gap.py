@@ -77,7 +77,9 @@ def test_exact_closed_form(tmp_path):
         v, h = 4, 1
 
     gap = np.ones((4, 4), dtype=np.int64)
-    res = score_gap.apply(M, {"scores": Tensor("EQ[0] @ EK[0]^T", Sx)}, {"gap": Hint("g", gap)}, None)
+    res = score_gap.apply(
+        M, {"scores": Tensor("EQ[0] @ EK[0]^T", Sx)}, {"gap": Hint("g", gap)}, None
+    )
     want = np.array([0.0, 5.0, -3.0, 2.0])
     ok = np.all(res.delta[0] <= want) and np.all(res.delta[0] >= want - 1e-12)
     assert ok, f"GAP: exact delta {res.delta[0]}, want {want} (rounded down, tightly)"
