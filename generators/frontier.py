@@ -241,7 +241,9 @@ def plot_compounding(rows: list[dict[str, Any]], path: Path) -> None:
         summ = summary(sub)
         names = [s["strategy"] for s in summ]
         means = [s["mean"] for s in summ]
-        ax.bar(range(len(names)), means, yerr=[s["std"] for s in summ], color="tab:green", capsize=3)
+        ax.bar(
+            range(len(names)), means, yerr=[s["std"] for s in summ], color="tab:green", capsize=3
+        )
         for i, s in enumerate(summ):
             rs = [float(r["residual"] or 0) for r in sub if r["strategy"] == s["strategy"]]
             ax.annotate(

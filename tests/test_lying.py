@@ -175,9 +175,7 @@ def _step_counts(cert: Path) -> dict[int, int]:
     query = {s["id"]: s["args"]["query"] for s in steps if "query" in s["args"]}
     out = {}
     for s in steps:
-        if s["rule"] == "enumerate":
-            out[s["args"]["query"]] = s["claim"]["correct"]
-        elif s["rule"] == "gap-cases":
+        if s["rule"] == "enumerate" or s["rule"] == "gap-cases":
             out[s["args"]["query"]] = s["claim"]["correct"]
         elif s["rule"] == "cases":
             out[query[s["cite"]["margin"]]] = s["claim"]["correct"]

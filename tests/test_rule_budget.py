@@ -45,7 +45,8 @@ def test_rule_module_within_budget(name):
 
 def test_code_lines_counts_code_only(tmp_path):
     p = tmp_path / "m.py"
-    p.write_text('"""doc\\nmore"""\n\n# comment\nx = 1  # c\n\ndef f():\n    """d"""\n    return x\n')
+    src = '"""doc\\nmore"""\n\n# comment\nx = 1  # c\n\ndef f():\n    """d"""\n    return x\n'
+    p.write_text(src)
     assert code_lines(p) == 3
 
 

@@ -25,7 +25,7 @@ def check_sound(M) -> None:
     ev, pv = ex["EVOU"][0], ex["PVOU"][0]
     v, k = M.v, M.k
 
-    def O(p, t_, y):
+    def val(p, t_, y):
         return ev[t_][y] + pv[p][y]
 
     for m in range(v):
@@ -33,9 +33,9 @@ def check_sound(M) -> None:
         assert S.fq(res.Amax[m]) >= max(S.fq(res.A[m, y]) for y in ys), "WV: Amax below A"
         for y in ys:
             for p in range(k):
-                assert O(p, m, y) - O(p, m, m) <= S.fq(res.A[m, y]), f"WV: A[{m},{y}] p={p}"
+                assert val(p, m, y) - val(p, m, m) <= S.fq(res.A[m, y]), f"WV: A[{m},{y}] p={p}"
                 for j in range(v):
-                    worst = max(O(p, t_, y) - O(p, t_, m) for t_ in range(j + 1))
+                    worst = max(val(p, t_, y) - val(p, t_, m) for t_ in range(j + 1))
                     assert worst <= S.fq(res.Bbar[m, j]), f"WV: Bbar[{m},{j}] (y={y}, p={p})"
 
 
