@@ -35,30 +35,37 @@ def choose_gaps(
     gap_of: Callable[[np.ndarray], ScoreGap],
     cites: dict[str, Any],
     direct: str,
-    gmax: int | None = None,
+    mode: str = "search",
     patience: int = 4,
 ) -> np.ndarray:
-    """Return gap [v, v] (ints 1..v): per (q, m) the gap whose gap cases prove the most inputs.
+    """Return gap [v, v] (ints 1..v) for ``mode``: ``search`` (per (q, m) the gap whose gap
+    cases prove the most inputs), ``per-m`` (one gap per max token, the best summed over
+    queries), ``one`` (g = 1 everywhere, no search).
 
     ``gap_of(g)`` returns the ScoreGap the certificate's gap rule gives for the hint g;
     ``cites`` holds the other citations of ``gap-cases`` (eupu, values, f).  The scan over g
     stops after ``patience`` gaps in a row that improve no (q, m) (a heuristic: the hint is
-    only ever loose, never wrong)."""
+    only ever loose, never wrong).  Complexity: O(G v^2 k) kernel-lemma evaluations for the G
+    gaps scanned (uncounted)."""
     v, k = model.v, model.k
+    if mode == "one":
+        return np.ones((v, v), dtype=np.int64)
+    counts: list[np.ndarray] = []  # [g-1][q, m]
     best = np.zeros((v, v))
-    out = np.ones((v, v), dtype=np.int64)
     stale = 0
-    for g in range(1, (gmax or v) + 1):
+    for g in range(1, v + 1):
         if stale >= patience:
             break  # no (q, m) improved for `patience` gaps in a row: larger gaps rarely help
-        improved = False
         sg = gap_of(np.full((v, v), g, dtype=np.int64))
+        got = np.zeros((v, v))
         for q in range(v):
             ok, j = gap_cases.proven(model, {**cites, "gap": sg}, q, direct)
-            got = np.array(L.count_gaps(k, j, ok), dtype=float)
-            better = got > best[q]
-            improved |= bool(better.any())
-            best[q, better] = got[better]
-            out[q, better] = g
-        stale = 0 if improved else stale + 1
-    return out
+            got[q] = L.count_gaps(k, j, ok)
+        stale = 0 if (got > best).any() else stale + 1
+        best = np.maximum(best, got)
+        counts.append(got)
+    C = np.array(counts)  # [G, q, m]
+    if mode == "per-m":
+        g = C.sum(axis=1).argmax(axis=0) + 1  # [m]
+        return np.broadcast_to(g[None, :], (v, v)).astype(np.int64).copy()
+    return (C.argmax(axis=0) + 1).astype(np.int64)

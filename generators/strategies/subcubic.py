@@ -36,6 +36,11 @@ ATTENTION = {
     "rank1-exact": "rank-1 size direction, residual formed exactly (O(v^2 e))",
     "rank1-mrd": "rank-1 size direction, residual by max-row-diff (no v^2 e attention term)",
 }
+GAPS = {
+    "search": "gap per (query, max) searched",
+    "per-m": "one gap per max token",
+    "one": "gap 1 everywhere (no search)",
+}
 DIRECT = {
     "paired": "direct path paired per wrong logit with the max token's value (O(v^3))",
     "split": "direct path and values pessimised apart (O(v^2 k))",
@@ -46,15 +51,17 @@ DIRECT = {
 class Subcubic:
     direct: str = "paired"  # paired | split
     attention: str = "eqke"  # eqke | rank1-exact | rank1-mrd
+    gaps: str = "search"  # search | per-m | one
     family: str = "subcubic"
 
     @property
     def name(self) -> str:
-        return f"subcubic-{self.direct}-{self.attention}"
+        tail = "" if self.gaps == "search" else f"-g{self.gaps}"
+        return f"subcubic-{self.direct}-{self.attention}{tail}"
 
     @property
     def doc(self) -> str:
-        return f"gap cases; {DIRECT[self.direct]}; {ATTENTION[self.attention]}"
+        return f"gap cases ({GAPS[self.gaps]}); {DIRECT[self.direct]}; {ATTENTION[self.attention]}"
 
     def prove(self, model: Model, progress: Progress | None = None) -> Proof:
         if model.h != 1:
@@ -79,7 +86,7 @@ class Subcubic:
             def gap_of(g: np.ndarray):  # type: ignore[no-untyped-def]
                 return run("score-gap", {"scores": s}, {"gap": Hint("g", g)})
 
-            gap = choose_gaps(model, gap_of, cites, self.direct)
+            gap = choose_gaps(model, gap_of, cites, self.direct, self.gaps)
             sg = t.score_gap(s, gap)
         else:
             EQ, EK = t.results[eq].ball.mid, t.results[ek].ball.mid
@@ -95,7 +102,7 @@ class Subcubic:
                 cite = {"q": eq, "k": ek, "spread": spread}
                 return run("rank1-gap", cite, {"a": ha, "b": hb, "gap": Hint("g", g)})
 
-            gap = choose_gaps(model, gap_of, cites, self.direct)
+            gap = choose_gaps(model, gap_of, cites, self.direct, self.gaps)
             sg = t.rank1_gap(eq, ek, spread, "q", gap)
         residual = 0.0
         if self.attention != "eqke":
@@ -107,4 +114,4 @@ class Subcubic:
         return t.proof(self.name, residual=residual, attention=self.attention)
 
 
-CONFIGS = [Subcubic(d, a) for d in DIRECT for a in ATTENTION]
+CONFIGS = [Subcubic(d, a, g) for g in GAPS for d in DIRECT for a in ATTENTION]
