@@ -76,10 +76,12 @@ class RowSpread:
 class ScoreGap:
     """Attention score gaps of head 0 with gap hint ``gap`` [v(q), v(m)] (ints >= 1): for every
     q, m and every token t <= m - gap[q, m], EQKE[q, m] - EQKE[q, t] >= delta[q, m] (floats,
-    exact lower bounds; -inf when unknown; unscaled, i.e. before the 1/sqrt(d_head))."""
+    exact lower bounds; -inf when unknown; unscaled, i.e. before the 1/sqrt(d_head)); ``near``
+    bounds the gaps to the G tokens just below m one by one (0 where m - 1 - i < 0)."""
 
     gap: I64
     delta: F64
+    near: F64  # [v, v, G], G = max gap: near[q, m, i] <= EQKE[q, m] - EQKE[q, m - 1 - i]
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class WrongValues:
     A: F64
     Amax: F64
     Bbar: F64
+    Bt: F64  # [m, t]: O[p, t, y] - O[p, t, m] <= Bt[m, t] for every p, y != m
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,16 @@ def prefix(x: npt.NDArray[np.float64], axis: int, upper: bool) -> npt.NDArray[np
     return np.asarray(acc.accumulate(x, axis=axis))
 
 
+def near_gaps(diff: Any, v: int, G: int) -> Any:
+    """Return near[q, m, i] <= diff(m, m - 1 - i)[q] (lower ends; 0.0 where m - 1 - i < 0), for
+    i < G: the score gaps to the G tokens just below each m, one by one.  ``diff(m, t)``
+    returns a ball [q] enclosing EQKE[q, m] - EQKE[q, t] for index arrays m, t."""
+    m = np.repeat(np.arange(v), G)
+    t = m - 1 - np.tile(np.arange(G), v)
+    d = B.lower(diff(m, np.maximum(t, 0)))  # [q, v * G]
+    return np.where(t >= 0, d, 0.0).reshape(-1, v, G)
+
+
 def gap_select(top: B.Ball, pm: npt.NDArray[np.float64], gap: npt.NDArray[np.int64]) -> Any:
     """Return delta[q, m] <= top[q, m] - pm[q, m - gap[q, m]] (floats, lower ends); 0.0 where
     m - gap < 0 (no token t <= m - gap: every number bounds an empty minimum).
@@ -160,10 +170,18 @@ def gap_select(top: B.Ball, pm: npt.NDArray[np.float64], gap: npt.NDArray[np.int
     return np.where(j >= 0, d, 0.0)
 
 
-def count_gaps(k: int, j: npt.NDArray[np.int64], proven: BoolArr) -> list[int]:
+def count_gaps(
+    k: int, j: npt.NDArray[np.int64], proven: BoolArr, split: BoolArr | None = None
+) -> list[int]:
     """Per max token m: the number of inputs of the proven gap cases (m, c), sum over c of
-    C(k-1, c) (j[m] + 1)^c (count lemma of rule ``gap-cases``: tokens 0..j, j + 1 choices)."""
-    return [
-        sum(math.comb(k - 1, int(c)) * (int(j[m]) + 1) ** int(c) for c in np.nonzero(proven[m])[0])
-        for m in range(proven.shape[0])
-    ]
+    C(k-1, c) (j[m] + 1)^c (count lemma of rule ``gap-cases``: tokens 0..j, j + 1 choices),
+    plus per proven split case (m, c, i) C(k-1, c) c (j[m] + 1)^(c - 1)."""
+    out = []
+    for m in range(proven.shape[0]):
+        n = int(j[m]) + 1
+        total = sum(math.comb(k - 1, int(c)) * n ** int(c) for c in np.nonzero(proven[m])[0])
+        if split is not None:
+            cs = np.nonzero(split[m])[0]
+            total += sum(math.comb(k - 1, int(c)) * int(c) * n ** (int(c) - 1) for c in cs)
+        out.append(total)
+    return out

@@ -692,7 +692,7 @@ def liar_gap_count(model: Model) -> Proof:
             cites = {r: t.results[c] for r, c in s["cite"].items()}
             from checker.rules import gap_cases
 
-            ok, j = gap_cases.proven(model, cites, q, "paired")
+            ok, j, _ = gap_cases.proven(model, cites, q, "paired")
             s["claim"]["correct"] = int(sum(L.count_gaps(model.k, j + 1, ok)))
             claimed += s["claim"]["correct"]
     del sg

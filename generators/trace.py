@@ -170,9 +170,14 @@ class Trace:
     def wrong_values(self, evou: str, pvou: str) -> str:
         return self.step("wrong-values", "values", {"evou": evou, "pvou": pvou}, {})
 
-    def gap_cases(self, eupu: str, values: str, gap: str, f: str, query: int, direct: str) -> str:
+    def gap_cases(
+        self, eupu: str, values: str, gap: str, f: str, query: int, direct: str, near: bool = False
+    ) -> str:
         cite = {"eupu": eupu, "values": values, "gap": gap, "f": f}
-        return self.step("gap-cases", f"q{query}", cite, {"query": query, "direct": direct})
+        args: dict[str, Any] = {"query": query, "direct": direct}
+        if near:
+            args["near"] = True
+        return self.step("gap-cases", f"q{query}", cite, args)
 
     # ---- common compositions ---------------------------------------------------------------
 

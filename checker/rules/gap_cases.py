@@ -1,7 +1,8 @@
 """Rule ``gap-cases``: the subcubic family's count for one query (gap cases, paper §4.3).
 
 Cites ``eupu`` (EU), ``values`` (WrongValues), ``gap`` (ScoreGap), ``f`` (rowexp(EQ[0] @
-PK[0]^T)); args ``query``, ``direct`` (``paired`` | ``split``); claim ``correct``.  Result:
+PK[0]^T)); args ``query``, ``direct`` (``paired`` | ``split``), ``near`` (optional bool);
+claim ``correct``.  Result:
 Count(q).
 
 **Cases.**  Gap(q, m, c) = inputs with x_{k-1} = q, max m, exactly c of the positions 0..k-2
@@ -23,6 +24,13 @@ largest upper ends over the k-1-c smallest lower ends covers every placement.  S
 input of the case is correct if, with P = max_y P_y and Nb = max(max_y N_y, 0):
 P < 0 and P F_M + Nb rho F_N < 0 (``paired``: P = max_{y != m} (D_y + A[m, y]), O(v^2) per
 query; ``split``: P <= max_{y != m} D_y + Amax[m], O(v) per query).  Division-free.
+**Near cases** (arg ``near``; the cubic split cases' idea).  Near(q, m, c, t), t in (j, m):
+the inputs of Gap(q, m, c) but with exactly one non-max position holding t (c >= 1), the
+others <= j.  Disjoint from the gap case (no token in (j, m) there) and from each other (t
+differs).  **Count:** C(k-1, c) c (j + 1)^(c - 1).  **Bound:** as above with the near position's
+weight bounded by rho_t = exp(-near[q, m, i] / sqrt(e)) (its own score gap) and its value by
+N_t = D + Bt[m, t]: the sum over non-max positions of max(N, 0)-weights is <= Nb rho F_N +
+max(0, max(N_t, 0) rho_t - Nb rho) f_top, f_top the largest upper end of f over 0..k-2.
 NB: a case whose bounds are unknown (infinite balls) is not counted (its test fails).
 """
 
@@ -41,7 +49,7 @@ from checker.model import Model
 NAME = "gap-cases"
 LEMMA = "gap case (m, c): P F_M + max(N, 0) rho F_N < 0; count C(k-1,c)(m-g+1)^c"
 CITES: dict[str, Any] = {"eupu": Tensor, "values": WrongValues, "gap": ScoreGap, "f": Tensor}
-ARGS: dict[str, Any] = {"query": "query", "direct": ("paired", "split")}
+ARGS: dict[str, Any] = {"query": "query", "direct": ("paired", "split"), "near?": "bool"}
 CLAIM = {"correct"}
 
 
@@ -72,8 +80,10 @@ def _weights(f: B.Ball, k: int) -> tuple[Any, Any]:
     return fn, fm
 
 
-def proven(model: Model, cites: dict[str, Any], q: int, direct: str) -> tuple[Any, Any]:
-    """Return (proven [m, c] booleans, j [m]) for query q (the lemma above)."""
+def proven(
+    model: Model, cites: dict[str, Any], q: int, direct: str, near: bool = False
+) -> tuple[Any, Any, Any]:
+    """Return (proven [m, c], j [m], proven near cases [m, c, i] or None) for query q."""
     v, k = model.v, model.k
     val: WrongValues = cites["values"]
     sg: ScoreGap = cites["gap"]
@@ -99,13 +109,26 @@ def proven(model: Model, cites: dict[str, Any], q: int, direct: str) -> tuple[An
     lhs = B.add(B.mul(_b(P_hi)[:, None], _b(FM)), B.mul(B.mul(_b(Nb), rho)[:, None], _b(FN)))
     ok = B.positive(B.Ball(-lhs.mid, lhs.rad)) & (P_hi < 0)[:, None]
     c = np.arange(k)[None, :]
-    allowed = (top | (q <= j))[:, None] & ((c == 0) | (j >= 0)[:, None])
-    return ok & allowed & L.valid_cases(v, k, q), j
+    allowed = (top | (q <= j))[:, None] & ((c == 0) | (j >= 0)[:, None]) & L.valid_cases(v, k, q)
+    if not near:
+        return ok & allowed, j, None
+    G = sg.near.shape[2]
+    t = ms[:, None] - 1 - np.arange(G)[None, :]  # [m, i] the near token
+    live = (t > j[:, None]) & (t >= 0)
+    rho_t = B.exp_scaled(_b(-sg.near[q]), model.e)  # [m, i]
+    Nt = np.maximum(B.upper(B.add(D[:, None], _b(val.Bt[ms[:, None], np.maximum(t, 0)]))), 0.0)
+    extra = B.sub(B.mul(_b(Nt), rho_t), B.mul(_b(Nb), rho)[:, None])  # [m, i]
+    top_f = B.upper(f[: k - 1]).max(keepdims=True)  # [1] the largest weight a token can get
+    B.charge(k)
+    bump = B.mul(_b(np.maximum(B.upper(extra), 0.0)), _b(top_f))  # [m, i]
+    lhs2 = B.add(lhs[:, :, None], bump[:, None, :])  # [m, c, i]
+    ok2 = B.positive(B.Ball(-lhs2.mid, lhs2.rad)) & (P_hi < 0)[:, None, None]
+    return ok & allowed, j, ok2 & allowed[:, :, None] & (c > 0)[:, :, None] & live[:, None, :]
 
 
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> Count:
     q, k = args["query"], model.k
-    ok, j = proven(model, cites, q, args["direct"])
-    count = sum(L.count_gaps(k, j, ok))
+    ok, j, near = proven(model, cites, q, args["direct"], bool(args.get("near", False)))
+    count = sum(L.count_gaps(k, j, ok, near))
     tick(1, model.v)
     return Count(q, count)

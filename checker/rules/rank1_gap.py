@@ -11,6 +11,7 @@ m - g:  EQKE[q, m] - EQKE[q, t] = u_q w_m - u_q w_t + (R EK^T)[q, m] - (R EK^T)[
 max(u_q Wmax_j, u_q Wmin_j) with Wmax_j the running max of the upper ends of w and Wmin_j the
 running min of the lower ends (u_q >= 0: the first; u_q < 0: the second), so pm[q, j] =
 upper(max of the two ball products) bounds the maximum; then lemmas.gap_select, minus rho.
+Split cases: near[q, m, i] = lower(u_q (w_m - w_t) - rho_q), t = m - 1 - i, one by one.
 NB: a and b are arbitrary (rule ``rank1``); the spread's meaning string ties it to them.
 """
 
@@ -44,7 +45,7 @@ def work(model: Model, cites: dict[str, Any], args: dict[str, Any]) -> int:
     ok = all(args[x].array.shape == (e,) for x in ("a", "b"))
     require(ok, Reason.BAD_HINT, "rank1-gap: a and b must be f8 [e] arrays")
     check_gap(model, args["gap"].array, NAME)
-    return 4 * model.v * (e + model.v)
+    return 4 * model.v * (e + model.v * (1 + int(args["gap"].array.max())))
 
 
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> ScoreGap:
@@ -60,5 +61,10 @@ def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) 
     rho = cites["spread"].rho
     require(rho.shape == (model.v,), Reason.LEMMA_FAILED, "rank1-gap: spread has the wrong shape")
     delta = L.gap_select(B.mul(u, w[None, :]), pm, gap)
-    d = B.lower(B.sub(B.from_bounds(delta, delta), B.from_bounds(rho, rho)[:, None]))
-    return ScoreGap(gap, d)
+    r = B.from_bounds(rho, rho)[:, None]
+    d = B.lower(B.sub(B.from_bounds(delta, delta), r))
+
+    def diff(m: Any, t: Any) -> B.Ball:  # u_q (w_m - w_t) - rho_q <= EQKE[q, m] - EQKE[q, t]
+        return B.sub(B.mul(u, B.sub(w[m], w[t])[None, :]), r)
+
+    return ScoreGap(gap, d, L.near_gaps(diff, model.v, int(gap.max())))

@@ -6,7 +6,8 @@ ScoreGap(gap, delta) with delta[q, m] <= EQKE[q, m] - max_{t <= m - gap[q, m]} E
 **Lemma (prefix maxima).**  max_{t <= j} S[q, t] <= pm[q, j] := the running maximum of the
 upper ends of row q up to j; so for every t <= m - g, S[q, m] - S[q, t] >= lower(S[q, m] -
 pm[q, m - g]) (lemmas.gap_select), O(v^2) for all (q, m).  Where m - g < 0 there is no such t
-and delta = 0 bounds the empty minimum.
+and delta = 0 bounds the empty minimum.  Also near[q, m, i] = lower(S[q, m] - S[q, m - 1 - i])
+for i < max gap (the tokens just below m one by one, for split cases), O(v^2 max gap).
 NB: gap >= 1 keeps every t <= m - g below m (rule ``gap-cases`` relies on it).
 """
 
@@ -42,11 +43,12 @@ def work(model: Model, cites: dict[str, Any], args: dict[str, Any]) -> int:
     ok = cites["scores"].meaning == eqke(0)
     require(ok, Reason.BAD_REFERENCE, "score-gap: 'scores' must cite EQ[0] @ EK[0]^T")
     check_gap(model, args["gap"].array, NAME)
-    return 4 * model.v * model.v
+    return 4 * model.v * model.v * (1 + int(args["gap"].array.max()))
 
 
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> ScoreGap:
     gap = check_gap(model, args["gap"].array, NAME)
     S = cites["scores"].ball
     pm = L.prefix(B.upper(S), 1, True)
-    return ScoreGap(gap, L.gap_select(S, pm, gap))
+    near = L.near_gaps(lambda m, t: B.sub(S[:, m], S[:, t]), model.v, int(gap.max()))
+    return ScoreGap(gap, L.gap_select(S, pm, gap), near)

@@ -7,7 +7,7 @@ Bbar), all exact upper bounds (floats), with O[p, t, y] = EVOU[t, y] + PVOU[p, y
   A[m, y]    >= EVOU[m, y] - EVOU[m, m] + Pd[m, y]     (>= O[p, m, y] - O[p, m, m}, every p)
   Amax[m]    = max_{y != m} A[m, y]
   C[t, m]    >= max_{y != m} EVOU[t, y] - EVOU[t, m]   (top-2 of each row, lemmas.max_wrong)
-  Bbar[m, j] >= max_{t <= j} C[t, m] + max_{y != m} Pd[m, y]                    O(v^2)
+  Bt[m, t]   >= C[t, m] + max_{y != m} Pd[m, y];  Bbar[m, j] = max_{t <= j} Bt[m, t]  O(v^2)
 
 **Lemma.**  For every p, t <= j and y != m: O[p, t, y] - O[p, t, m] = (EVOU[t, y] - EVOU[t, m])
 + (PVOU[p, y] - PVOU[p, m]) <= C[t, m] + Pd[m, y] <= Bbar[m, j]; and O[p, m, y] - O[p, m, m]
@@ -58,5 +58,5 @@ def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) 
     C = B.upper(B.sub(_up(L.max_wrong(B.upper(ev))), ev))  # [t, m]
     pbar = np.where(off, pd_hi, -np.inf).max(axis=1)  # [m]
     B.charge(v * v)
-    Bbar = B.upper(B.add(_up(L.prefix(C, 0, True).T), _up(pbar)[:, None]))  # [m, j]
-    return WrongValues(A, Amax, Bbar)
+    Bt = B.upper(B.add(_up(C.T), _up(pbar)[:, None]))  # [m, t]
+    return WrongValues(A, Amax, L.prefix(Bt, 1, True), Bt)

@@ -52,16 +52,19 @@ class Subcubic:
     direct: str = "paired"  # paired | split
     attention: str = "eqke"  # eqke | rank1-exact | rank1-mrd
     gaps: str = "search"  # search | per-m | one
+    near: bool = False  # near cases: one token between m - g and m, its own score gap
     family: str = "subcubic"
 
     @property
     def name(self) -> str:
-        tail = "" if self.gaps == "search" else f"-g{self.gaps}"
+        tail = ("" if self.gaps == "search" else f"-g{self.gaps}") + ("-near" if self.near else "")
         return f"subcubic-{self.direct}-{self.attention}{tail}"
 
     @property
     def doc(self) -> str:
-        return f"gap cases ({GAPS[self.gaps]}); {DIRECT[self.direct]}; {ATTENTION[self.attention]}"
+        near = " and near cases (one token between m - g and m)" if self.near else ""
+        gaps = f"gap cases ({GAPS[self.gaps]}){near}"
+        return f"{gaps}; {DIRECT[self.direct]}; {ATTENTION[self.attention]}"
 
     def prove(self, model: Model, progress: Progress | None = None) -> Proof:
         if model.h != 1:
@@ -86,7 +89,7 @@ class Subcubic:
             def gap_of(g: np.ndarray):  # type: ignore[no-untyped-def]
                 return run("score-gap", {"scores": s}, {"gap": Hint("g", g)})
 
-            gap = choose_gaps(model, gap_of, cites, self.direct, self.gaps)
+            gap = choose_gaps(model, gap_of, cites, self.direct, self.gaps, near=self.near)
             sg = t.score_gap(s, gap)
         else:
             EQ, EK = t.results[eq].ball.mid, t.results[ek].ball.mid
@@ -102,16 +105,17 @@ class Subcubic:
                 cite = {"q": eq, "k": ek, "spread": spread}
                 return run("rank1-gap", cite, {"a": ha, "b": hb, "gap": Hint("g", g)})
 
-            gap = choose_gaps(model, gap_of, cites, self.direct, self.gaps)
+            gap = choose_gaps(model, gap_of, cites, self.direct, self.gaps, near=self.near)
             sg = t.rank1_gap(eq, ek, spread, "q", gap)
         residual = 0.0
         if self.attention != "eqke":
             residual = float(np.max(t.results[spread].rho))  # type: ignore[union-attr]
         for q in range(model.v):
-            t.gap_cases(eu, values, sg, f, q, self.direct)
+            t.gap_cases(eu, values, sg, f, q, self.direct, self.near)
             if progress is not None:
                 progress(f"prove {self.name}", 1, model.v)
         return t.proof(self.name, residual=residual, attention=self.attention)
 
 
 CONFIGS = [Subcubic(d, a, g) for g in GAPS for d in DIRECT for a in ATTENTION]
+CONFIGS += [Subcubic(d, a, "search", near=True) for d in DIRECT for a in ATTENTION]

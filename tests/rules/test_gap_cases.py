@@ -23,18 +23,28 @@ from checker.rules import gap_cases
 from generators.strategies.subcubic import Subcubic
 
 VARIANTS = [Subcubic(d, a) for d in ("paired", "split") for a in ("eqke", "rank1-mrd")]
+VARIANTS += [Subcubic("paired", "eqke", near=True), Subcubic("split", "rank1-mrd", near=True)]
 
 
-def covered(M, q: int, ok: np.ndarray, j: np.ndarray) -> list[tuple[int, ...]]:
-    """Every input of query q in a proven gap case (m, c), enumerated from the definition."""
+def covered(M, q: int, ok: np.ndarray, j: np.ndarray, near=None) -> list[tuple[int, ...]]:
+    """Every input of query q in a proven gap case (m, c) or near case (m, c, t), enumerated
+    from the definitions (near: exactly one non-max token t in (j, m), at index m - 1 - t)."""
     out = []
     for prefix in itertools.product(range(M.v), repeat=M.k - 1):
         x = (*prefix, q)
         m = max(x)
         nonmax = [t for t in prefix if t != m]
         c = len(nonmax)
-        inside = all(t <= j[m] for t in nonmax) and (q == m or q <= j[m])
-        if inside and ok[m, c]:
+        if not (q == m or q <= j[m]):
+            continue
+        far = [t for t in nonmax if t > j[m]]
+        if (
+            not far
+            and ok[m, c]
+            or near is not None
+            and len(far) == 1
+            and near[m, c, m - 1 - far[0]]
+        ):
             out.append(x)
     return out
 
@@ -49,8 +59,8 @@ def check_model(M, tmp: Path, config: Subcubic) -> int:
     for q in range(M.v):
         step = next(s for s in proof.steps if s["id"] == f"q{q}")
         cites = {r: st.results[c] for r, c in step["cite"].items()}
-        ok, j = gap_cases.proven(M, cites, q, config.direct)
-        cov = covered(M, q, ok, j)
+        ok, j, near = gap_cases.proven(M, cites, q, config.direct, config.near)
+        cov = covered(M, q, ok, j, near)
         bad = [x for x in cov if truth[x] is not True]
         assert not bad, f"GAP: {config.name} proves incorrect inputs {bad[:3]}"
         count = st.results[f"q{q}"].correct
@@ -132,7 +142,7 @@ MUTANTS = {
     "count-off-by-one": S.Mutant(
         __import__("checker.lemmas", fromlist=["count_gaps"]),
         "count_gaps",
-        (("(int(j[m]) + 1)", "(int(j[m]) + 2)"),),
+        (("n = int(j[m]) + 1", "n = int(j[m]) + 2"),),
         (("sound", "GAP"),),
         "counts m - g + 2 tokens",
     ),
@@ -142,6 +152,20 @@ MUTANTS = {
         (("_b(-sg.delta[q])", "_b(-2 * sg.delta[q] - 1)"),),
         (("sound", "GAP"),),
         "the non-max tokens' attention shrunk beyond the certified gap",
+    ),
+    "near-count": S.Mutant(
+        __import__("checker.lemmas", fromlist=["count_gaps"]),
+        "count_gaps",
+        (("int(c) * n ** (int(c) - 1)", "int(c) * n ** int(c)"),),
+        (("sound", "GAP"),),
+        "near cases counted as if every non-max token could be the near one",
+    ),
+    "near-own-gap-ignored": S.Mutant(
+        gap_cases,
+        "proven",
+        (("_b(-sg.near[q])", "_b(-sg.delta[q][:, None] + 0 * sg.near[q])"),),
+        (("sound", "GAP"),),
+        "the near token's attention bounded with the far tokens' gap",
     ),
     "fm-upper": S.Mutant(
         gap_cases,

@@ -89,7 +89,7 @@ MUTANTS = {
         (("sound", "WV"),), "the positional value dropped from Bbar",
     ),
     "bbar-no-prefix": S.Mutant(
-        wrong_values, "apply", (("L.prefix(C, 0, True).T", "C.T"),), (("sound", "WV"),),
+        wrong_values, "apply", (("L.prefix(Bt, 1, True)", "Bt"),), (("sound", "WV"),),
         "Bbar[m, j] bounds token j only, not every t <= j",
     ),
     "a-sign": S.Mutant(
