@@ -42,17 +42,22 @@ def _gaps(M, g, mode):
         cites = {"q": t.results["EQ0"], "k": t.results["EK0"], "spread": t.results[sp]}
         args = {"a": Hint("a.q", a), "b": Hint("b.q", b), "gap": Hint("g", gap)}
         res = rank1_gap.apply(M, cites, args, None)
-    return res.delta, S.exact_tables(M)["EQKE"][0]
+    return res, S.exact_tables(M)["EQKE"][0]
 
 
 def check_sound(M, mode) -> None:
     for g in range(1, M.v + 1):
-        delta, S_ex = _gaps(M, g, mode)
+        res, S_ex = _gaps(M, g, mode)
+        delta, near = res.delta, res.near
+        assert near.shape == (M.v, M.v, g), f"GAP: near has shape {near.shape}"
         for q in range(M.v):
             for m in range(M.v):
                 for t in range(m - g + 1):
                     ok = S.fq(delta[q, m]) <= S_ex[q][m] - S_ex[q][t]
                     assert ok, f"GAP: {mode} delta[{q},{m}] above the exact gap to t={t} (g={g})"
+                for i in range(min(g, m)):
+                    ok = S.fq(near[q, m, i]) <= S_ex[q][m] - S_ex[q][m - 1 - i]
+                    assert ok, f"GAP: {mode} near[{q},{m},{i}] above the exact gap"
 
 
 @S.FAST
@@ -135,6 +140,11 @@ MUTANTS = {
     "rank1-no-spread": S.Mutant(
         rank1_gap, "apply", (("B.from_bounds(rho, rho)[:, None]", "B.exact(0 * rho)[:, None]"),),
         (("sound", "GAP"),), "the residual's row spread ignored",
+    ),
+    "near-off-by-one": S.Mutant(
+        __import__("checker.lemmas", fromlist=["near_gaps"]), "near_gaps",
+        (("t = m - 1 - np.tile", "t = m - 2 - np.tile"),), (("sound", "GAP"),),
+        "near[q, m, i] bounds the gap to the token one below the one it names",
     ),
     "rank1-sign": S.Mutant(
         rank1_gap, "apply", (("B.upper(B.mul(u, B.from_bounds(lo, lo)[None, :]))", "-np.inf"),),
