@@ -284,3 +284,39 @@ def plot_compounding(rows: list[dict[str, Any]], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def replot(csvs: list[Path], out: Path) -> list[dict[str, Any]]:
+    """Merge frontier.csv files (rows of several runs) into ``out``: frontier.csv and plots."""
+    rows: list[dict[str, Any]] = []
+    for p in csvs:
+        rows += list(csv.DictReader(p.open()))
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "frontier.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    plot_frontier(rows, out / "frontier.png")
+    plot_compounding(rows, out / "compounding.png")
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The README table: per strategy, models, mean ± std of bound/accuracy, mean ops."""
+    lines = [
+        "| strategy | family | models | bound / accuracy (mean ± std) | mean ops |",
+        "|---|---|---:|---|---:|",
+    ]
+    for s in sorted(summary(rows), key=lambda s: -s["mean"]):
+        lines.append(
+            f"| `{s['strategy']}` | {s['family']} | {s['models']} | "
+            f"{s['mean']:.4f} ± {s['std']:.4f} | {s['ops']:.3g} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m generators.frontier OUT CSV... (merge runs, replot)
+    import sys
+
+    merged = replot([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]))
+    print(table(merged))
