@@ -217,17 +217,19 @@ def plot_frontier(rows: list[dict[str, Any]], path: Path) -> None:
             capsize=3,
             label=f"mechproof {fam} (mean ± std per strategy)",
         )
-        for s in ss:
+    front = pareto([(s["ops"], s["mean"]) for s in summ])
+    for s in summ:  # name the strategies on the front (the others: frontier.csv)
+        if (s["ops"], s["mean"]) in front:
             ax.annotate(
-                s["strategy"], (s["ops"], s["mean"]), fontsize=7, xytext=(4, 3),
+                s["strategy"], (s["ops"], s["mean"]), fontsize=7, xytext=(5, -10),
                 textcoords="offset points",
             )  # fmt: skip
-    front = pareto([(s["ops"], s["mean"]) for s in summ])
     ax.step(
         [x for x, _ in front], [y for _, y in front], where="post", color="black", lw=1.2,
         label="mechproof Pareto front (strategy means)",
     )  # fmt: skip
-    paper = PAPER if {int(r.get("k", 4)) for r in rows} == {4} else []
+    ks = sorted({int(r["k"]) for r in rows if r.get("k")})
+    paper = PAPER if set(ks) <= {4} else []
     ax.scatter(
         [p[1] for p in paper], [p[2] for p in paper], marker="x", s=50, color="tab:orange",
         label="paper (published; float32, unsound mean+diff)",
@@ -244,8 +246,8 @@ def plot_frontier(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylim(-0.02, 1.05)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    ks = sorted({int(r.get("k", 0)) for r in rows})
-    ax.set_title(f"Max-of-K frontier (K = {ks}, {len({r['model'] for r in rows})} models)")
+    kk = f"K = {', '.join(map(str, ks))}, " if ks else ""
+    ax.set_title(f"Max-of-K frontier ({kk}{len({r['model'] for r in rows})} models)")
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
