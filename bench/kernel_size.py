@@ -48,30 +48,36 @@ def code_lines(src: str, skip_funcs: frozenset[str] = frozenset()) -> int:
 
 BEFORE_TRACE = 1512  # code lines of checker/ before the trace format (version 1)
 RULE_BUDGET = 120  # code lines per rule module
-FIXED_BUDGET = 1350  # everything else (readers, ball layer, loop, sharding merge, lemmas, errors)
+SHARED_BUDGET = 250  # the shared lemmas and result types (lemmas.py, facts.py)
+FIXED_BUDGET = 1250  # readers, ball layer, replay loop, sharding merge, errors, entry point
+TOTAL_BUDGET = 2500  # DESIGN.md §2, the subcubic family included
+SHARED = ("checker/lemmas.py", "checker/facts.py")
 
 
-def sizes() -> dict[str, int]:
-    """Code lines per kernel file, keyed by its path relative to the repository."""
-    return {
-        str(p.relative_to(CHECKER.parent)): code_lines(p.read_text())
-        for p in sorted(CHECKER.rglob("*.py"))
-    }
+def parts() -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """(rule modules, shared lemmas and types, fixed part): code lines per kernel file."""
+    rules: dict[str, int] = {}
+    shared: dict[str, int] = {}
+    fixed: dict[str, int] = {}
+    for p in sorted(CHECKER.rglob("*.py")):
+        name = str(p.relative_to(CHECKER.parent))
+        is_rule = p.parent.name == "rules" and p.name != "__init__.py"
+        part = rules if is_rule else shared if name in SHARED else fixed
+        part[name] = code_lines(p.read_text(encoding="utf-8"))
+    return rules, shared, fixed
 
 
 def main() -> int:
-    rows = sizes()
-    rules = {
-        k: n for k, n in rows.items() if k.startswith("checker/rules/") and "__init__" not in k
-    }
-    fixed = sum(n for k, n in rows.items() if k not in rules)
+    rules, shared, fixed = parts()
     print("| file | code lines | budget |")
     print("|---|---:|---:|")
-    for path, n in rows.items():
+    for path, n in sorted({**rules, **shared, **fixed}.items()):
         print(f"| {path} | {n} | {RULE_BUDGET if path in rules else ''} |")
-    print(f"| fixed part | {fixed} | {FIXED_BUDGET} |")
     print(f"| rules ({len(rules)}) | {sum(rules.values())} | {RULE_BUDGET} each |")
-    print(f"| **total** | **{fixed + sum(rules.values())}** | (before: {BEFORE_TRACE}) |")
+    print(f"| shared lemmas and result types | {sum(shared.values())} | {SHARED_BUDGET} |")
+    print(f"| fixed part | {sum(fixed.values())} | {FIXED_BUDGET} |")
+    total = sum(rules.values()) + sum(shared.values()) + sum(fixed.values())
+    print(f"| **total** | **{total}** | {TOTAL_BUDGET} (version 1: {BEFORE_TRACE}) |")
     return 0
 
 

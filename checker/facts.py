@@ -14,8 +14,15 @@ name such as ``EQ[0]``, a product ``A @ B`` or ``A @ B^T`` (rule ``matmul``), or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from checker.balls import Ball
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,65 @@ class Count:
     undecided: int = 0
 
 
-Result = Tensor | ValueBound | MarginBound | Count
+@dataclass(frozen=True)
+class RowSpread:
+    """For the exact real matrix M named by ``of``: rho[r] >= max_i M[r, i] - min_j M[r, j]
+    for every row r (floats, exact upper bounds; +inf when unknown)."""
+
+    of: str
+    rho: F64
+
+
+@dataclass(frozen=True)
+class ScoreGap:
+    """Attention score gaps of head 0 with gap hint ``gap`` [v(q), v(m)] (ints >= 1): for every
+    q, m and every token t <= m - gap[q, m], EQKE[q, m] - EQKE[q, t] >= delta[q, m] (floats,
+    exact lower bounds; -inf when unknown; unscaled, i.e. before the 1/sqrt(d_head)); ``near``
+    bounds the gaps to the G tokens just below m one by one (0 where m - 1 - i < 0)."""
+
+    gap: I64
+    delta: F64
+    near: F64  # [v, v, G], G = max gap: near[q, m, i] <= EQKE[q, m] - EQKE[q, m - 1 - i]
+
+
+@dataclass(frozen=True)
+class WrongValues:
+    """Query-independent wrong-value bounds of head 0, O[p, t, y] = EVOU[t, y] + PVOU[p, y]:
+    for every max m, position p and y != m,  O[p, m, y] - O[p, m, m] <= A[m, y], and for every
+    token t <= j, O[p, t, y] - O[p, t, m] <= Bbar[m, j]; Amax[m] = max_{y != m} A[m, y]
+    (floats, exact upper bounds)."""
+
+    A: F64
+    Amax: F64
+    Bbar: F64
+    Bt: F64  # [m, t]: O[p, t, y] - O[p, t, m] <= Bt[m, t] for every p, y != m
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A numeric hint array read from the certificate (kinds 'f8' / 'i8'), with its name."""
+
+    name: str
+    array: npt.NDArray[Any]
+
+
+Result = Tensor | ValueBound | MarginBound | Count | RowSpread | ScoreGap | WrongValues
+
+
+def product(a: str, b: str, transpose_b: bool) -> str:
+    """The meaning of the product of tensors meaning ``a`` and ``b`` (``b`` transposed): each
+    compound operand in parentheses (unless it already is one parenthesised term), so a
+    meaning names exactly one product tree."""
+
+    def atom(m: str) -> str:
+        depth = 0
+        for i, c in enumerate(m):
+            depth += (c == "(") - (c == ")")
+            if depth == 0 and i < len(m) - 1 and " " in m:
+                return f"({m})"
+        return m
+
+    return f"{atom(a)} @ {atom(b)}" + ("^T" if transpose_b else "")
 
 
 def eqke(h: int) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from flint import fmpq
@@ -31,7 +31,7 @@ from flint import fmpq
 from checker import balls as B
 from checker.cert import Certificate, Step, is_int, read_certificate
 from checker.errors import CheckError, Reason, reject, require
-from checker.facts import Count, Result
+from checker.facts import Count, Hint, Result
 from checker.model import TASK, Model, load_model
 from checker.rules import RULES
 
@@ -104,7 +104,9 @@ def decode_arg(kind: Any, value: Any, st: Replay, what: str) -> Any:
     """Return the hint ``value`` decoded by ``kind``; reject (BAD_HINT) if out of range.
 
     Kinds: 'query' (0 <= q < v), 'head' (0 <= h < heads), 'bool', 'bits' (the name of a u1
-    array of packed booleans [v, k, v]), or a tuple of allowed strings.  Charges one op per
+    array of packed booleans [v, k, v]), 'f8' / 'i8' (the name of a finite array of that dtype,
+    returned as a Hint (name, array); the rule checks its shape), or a tuple of allowed
+    strings.  Charges one op per
     number read (each bit of a bit array).
     """
     m = st.model
@@ -116,6 +118,13 @@ def decode_arg(kind: Any, value: Any, st: Replay, what: str) -> Any:
         require(bool((np.packbits(bits, axis=2) == a).all()), Reason.BAD_HINT, f"{what}: padding")
         B.charge(bits.size)
         return bits
+    if kind in ("f8", "i8"):  # a named numeric array -> Hint(name, array); shape: the rule
+        arr = st.cert.arrays.get(value) if isinstance(value, str) else None
+        ok = arr is not None and arr.dtype == np.dtype(kind) and bool(np.isfinite(arr).all())
+        require(ok, Reason.BAD_HINT, f"{what} must name a finite {kind} array")
+        arr = cast(np.ndarray, arr)
+        B.charge(arr.size)
+        return Hint(str(value), arr)
     B.charge(1)
     if kind in ("query", "head"):
         hi = m.v if kind == "query" else m.h
@@ -169,7 +178,8 @@ def _claim(st: Replay, step: Step, res: Result) -> None:
         return
     if not step.claim:
         return
-    ball = res.ball
+    ball = cast(B.Ball, getattr(res, "ball", None))
+    require(isinstance(ball, B.Ball), Reason.CERT_SCHEMA, "a tensor claim on a result without one")
     mid, rad = (st.cert.arrays.get(step.claim[key]) for key in ("mid", "rad"))
     ok = all(a is not None and a.dtype == np.float64 and a.shape == ball.shape for a in (mid, rad))
     require(ok, Reason.BAD_HINT, f"claim mid/rad must name f8 arrays of shape {ball.shape}")

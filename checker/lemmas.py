@@ -15,6 +15,7 @@ disjoint (functions of x).  **Count lemma:** |Case| = C(k-1, c) |G|^c.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -123,3 +124,64 @@ def count_splits(k: int, sizes: npt.NDArray[np.int64], proven: BoolArr) -> int:
         math.comb(k - 1, int(c)) * int(c) * int(sizes[m, c]) ** (int(c) - 1)
         for m, c, _ in zip(*np.nonzero(proven), strict=True)
     )
+
+
+def max_wrong(hi: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Return X[r, m] = max over y != m of hi[r, y] (floats; exact), by the top-2 of each row:
+    the max over all y but m is the row's largest entry unless m is its argmax, then the
+    second largest.  2n ops a row (two passes of comparisons).  Needs n >= 2."""
+    n = hi.shape[1]
+    B.charge(2 * hi.size)
+    arg = np.argmax(hi, axis=1)
+    top = hi[np.arange(hi.shape[0]), arg]
+    second = np.where(np.arange(n)[None, :] == arg[:, None], -np.inf, hi).max(axis=1)
+    out = np.where(np.arange(n)[None, :] == arg[:, None], second[:, None], top[:, None])
+    return np.asarray(out, dtype=np.float64)
+
+
+def prefix(x: npt.NDArray[np.float64], axis: int, upper: bool) -> npt.NDArray[np.float64]:
+    """Running max (``upper``) or min of the floats ``x`` along ``axis`` (exact; n - 1 ops)."""
+    B.charge(x.size)
+    acc = np.maximum if upper else np.minimum
+    return np.asarray(acc.accumulate(x, axis=axis))
+
+
+def near_gaps(diff: Any, v: int, G: int) -> Any:
+    """Return near[q, m, i] <= diff(m, m - 1 - i)[q] (lower ends; 0.0 where m - 1 - i < 0), for
+    i < G: the score gaps to the G tokens just below each m, one by one.  ``diff(m, t)``
+    returns a ball [q] enclosing EQKE[q, m] - EQKE[q, t] for index arrays m, t."""
+    m = np.repeat(np.arange(v), G)
+    t = m - 1 - np.tile(np.arange(G), v)
+    d = B.lower(diff(m, np.maximum(t, 0)))  # [q, v * G]
+    return np.where(t >= 0, d, 0.0).reshape(-1, v, G)
+
+
+def gap_select(top: B.Ball, pm: npt.NDArray[np.float64], gap: npt.NDArray[np.int64]) -> Any:
+    """Return delta[q, m] <= top[q, m] - pm[q, m - gap[q, m]] (floats, lower ends); 0.0 where
+    m - gap < 0 (no token t <= m - gap: every number bounds an empty minimum).
+
+    Shared by ``score-gap`` and ``rank1-gap``: pm[q, j] >= max_{t <= j} of the row's scores.
+    """
+    v = top.shape[1]
+    j = np.arange(v)[None, :] - gap
+    sel = np.take_along_axis(pm, np.maximum(j, 0), axis=1)
+    sel = np.where(j >= 0, sel, 0.0)
+    d = B.lower(B.sub(top, B.from_bounds(sel, sel)))
+    return np.where(j >= 0, d, 0.0)
+
+
+def count_gaps(
+    k: int, j: npt.NDArray[np.int64], proven: BoolArr, split: BoolArr | None = None
+) -> list[int]:
+    """Per max token m: the number of inputs of the proven gap cases (m, c), sum over c of
+    C(k-1, c) (j[m] + 1)^c (count lemma of rule ``gap-cases``: tokens 0..j, j + 1 choices),
+    plus per proven split case (m, c, i) C(k-1, c) c (j[m] + 1)^(c - 1)."""
+    out = []
+    for m in range(proven.shape[0]):
+        n = int(j[m]) + 1
+        total = sum(math.comb(k - 1, int(c)) * n ** int(c) for c in np.nonzero(proven[m])[0])
+        if split is not None:
+            cs = np.nonzero(split[m])[0]
+            total += sum(math.comb(k - 1, int(c)) * int(c) * n ** (int(c) - 1) for c in cs)
+        out.append(total)
+    return out

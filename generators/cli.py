@@ -475,3 +475,29 @@ def audit(
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option("--strategies", default="", help="comma-separated names (default: all)")
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True)
+def frontier(models, out, strategies, jobs):
+    """Prove and check strategies on models: frontier.csv, frontier.png, compounding.png."""
+    from pathlib import Path
+
+    from generators import frontier as fr
+    from generators.strategies import REGISTRY
+
+    names = [s for s in strategies.split(",") if s] or list(REGISTRY)
+    unknown = [s for s in names if s not in REGISTRY]
+    if unknown:
+        _fail(f"unknown strategies: {', '.join(unknown)}", 2)
+    bar = Bar()
+    rows = fr.run(list(models), names, Path(out), jobs, bar)
+    bar.finish()
+    for s in fr.summary(rows):
+        click.echo(
+            f"{s['strategy']:<34} {s['family']:<12} n={s['models']:<4} "
+            f"bound/acc {s['mean']:.4f} ± {s['std']:.4f}  ops {s['ops']:.3g}"
+        )

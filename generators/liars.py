@@ -611,3 +611,172 @@ def write_liar(name: str, model_path: Path, out: Path) -> tuple[Path, Fraction]:
     proof = LIARS[name].make(model)
     proof.write(out, model.sha256)
     return out, proof.bound
+
+
+# ---- liars of the subcubic family ------------------------------------------------------------
+
+
+def _subcubic(model: Model, direct: str, attention: str) -> tuple[Proof, Trace]:
+    """The honest subcubic proof and a replayed Trace of its steps (results readable)."""
+    from generators.strategies.subcubic import Subcubic
+
+    proof = Subcubic(direct, attention).prove(model)
+    t = Trace(model)
+    t.arrays = proof.arrays
+    for s in proof.steps:
+        t.step(s["rule"], s["id"], s["cite"], s["args"])
+    return proof, t
+
+
+def _gap_terms(t: Trace, q: int, sg: Any) -> dict[str, np.ndarray]:
+    """Float midpoints of gap-cases' quantities for query q: P_y, N_y [m, y], rho [m],
+    F_N, F_M [m, c] (the liar's own, unverified arithmetic)."""
+    model, v, k = t.model, t.model.v, t.model.k
+    eu, val = t.results["EU"].ball.mid[q], t.results["values"]
+    f = t.results["exp.EQKP0"].ball.mid[q]
+    j = np.arange(v) - sg.gap[q]
+    D = eu[None, :] - eu[:, None]  # [m, y]
+    P = D + val.A
+    N = D + np.where(j >= 0, val.Bbar[np.arange(v), np.maximum(j, 0)], 0.0)[:, None]
+    rho = np.exp(-sg.delta[q] / math.sqrt(model.e))
+    fs = np.sort(f[: k - 1])
+    c = np.arange(k)
+    fn = np.array([fs[::-1][:ci].sum() for ci in c])
+    fm = np.array([fs[: k - 1 - ci].sum() for ci in c])
+    top = (np.arange(v) == q)[:, None]
+    FN = fn[None, :] + np.where(top, 0.0, f[k - 1])
+    FM = fm[None, :] + np.where(top, f[k - 1], 0.0)
+    return {"P": P, "N": N, "rho": rho, "FN": FN, "FM": FM, "j": j}
+
+
+def _regap(t: Trace, proof: Proof, name: str, proven_of: Callable[[int], np.ndarray]) -> Proof:
+    """The honest trace with every gap-cases claim replaced by the count of ``proven_of(q)``
+    ([m, c] booleans, the liar's own verdicts) under the kernel's count lemma."""
+    claimed = 0
+    sg = t.results[next(s["cite"]["gap"] for s in proof.steps if s["rule"] == "gap-cases")]
+    for s in proof.steps:
+        if s["rule"] == "gap-cases":
+            q = s["args"]["query"]
+            ok = proven_of(q) & L.valid_cases(t.model.v, t.model.k, q)
+            s["claim"]["correct"] = int(
+                sum(L.count_gaps(t.model.k, np.arange(t.model.v) - sg.gap[q], ok))
+            )
+            claimed += s["claim"]["correct"]
+    return Proof(
+        name, Fraction(min(claimed, t.model.total), t.model.total), proof.steps, proof.arrays
+    )
+
+
+def liar_mean_diff(model: Model) -> Proof:
+    """(n) The paper's "mean+diff" attention linearisation: the wrong-logit bound h(a) =
+    max_y ((1 - a) P_y + a N_y) at a query's largest non-max attention a_hi is estimated from
+    the mean ā over queries as h(ā) + (a_hi - ā) * (the *largest* slope max_y (N_y - P_y)),
+    also where a_hi < ā, where a sound bound needs the smallest (h is convex).  Counts from
+    those estimates (the kernel re-derives the honest count: claim-mismatch)."""
+    proof, t = _subcubic(model, "paired", "eqke")
+    sg = t.results["gap"]
+    v, k = model.v, model.k
+    terms = [_gap_terms(t, q, sg) for q in range(v)]
+    a_hi = [x["rho"][:, None] * x["FN"] / (x["rho"][:, None] * x["FN"] + x["FM"]) for x in terms]
+    mean = np.mean(a_hi, axis=0)  # [m, c]
+    off = ~np.eye(v, dtype=bool)
+
+    def h(x: dict[str, np.ndarray], a: np.ndarray) -> np.ndarray:  # [m, c]
+        val = (1 - a)[:, :, None] * x["P"][:, None, :] + a[:, :, None] * x["N"][:, None, :]
+        return np.where(off[:, None, :], val, -np.inf).max(axis=2)
+
+    def proven(q: int) -> np.ndarray:
+        x, a = terms[q], a_hi[q]
+        slope = np.where(off, x["N"] - x["P"], -np.inf).max(axis=1)[:, None]  # largest
+        est = np.where(a < mean, h(x, mean) + (a - mean) * slope, h(x, a))
+        allowed = (np.arange(v) == q) | (q <= x["j"])
+        return (
+            (est < 0) & allowed[:, None] & ((np.arange(k)[None, :] == 0) | (x["j"] >= 0)[:, None])
+        )
+
+    return _regap(t, proof, "liar-mean-diff", proven)
+
+
+def liar_gap_count(model: Model) -> Proof:
+    """(o) The gap count off by one the other way: the honest subcubic proof whose claims count
+    m - g + 2 token choices per non-max position (tokens 0..m-g+1) where the cases cover
+    m - g + 1 (claim-mismatch)."""
+    proof, t = _subcubic(model, "paired", "eqke")
+    sg = t.results["gap"]
+    claimed = 0
+    for s in proof.steps:
+        if s["rule"] == "gap-cases":
+            q = s["args"]["query"]
+            cites = {r: t.results[c] for r, c in s["cite"].items()}
+            from checker.rules import gap_cases
+
+            ok, j, _ = gap_cases.proven(model, cites, q, "paired")
+            s["claim"]["correct"] = int(sum(L.count_gaps(model.k, j + 1, ok)))
+            claimed += s["claim"]["correct"]
+    del sg
+    return Proof(
+        "liar-gap-count",
+        Fraction(min(claimed, model.total), model.total),
+        proof.steps,
+        proof.arrays,
+    )
+
+
+def _spread_lie(
+    model: Model, name: str, factor: Callable[[Trace], np.ndarray]
+) -> tuple[Proof, Trace]:
+    """The honest rank1-mrd proof with claims recounted from a residual spread ``factor(t)``
+    of the liar's choosing (the kernel recomputes the certified spread)."""
+    from checker.facts import Hint, ScoreGap
+    from checker.rules import gap_cases, rank1_gap
+
+    proof, t = _subcubic(model, "paired", "rank1-exact")
+    step = next(s for s in proof.steps if s["rule"] == "rank1-gap")
+    cites = {r: t.results[c] for r, c in step["cite"].items()}
+    from checker.facts import RowSpread
+
+    cites["spread"] = RowSpread(cites["spread"].of, factor(t))
+    args = {a: Hint(x, proof.arrays[x]) for a, x in step["args"].items()}
+    sg: ScoreGap = rank1_gap.apply(model, cites, args, None)
+
+    def proven(q: int) -> np.ndarray:
+        gc = next(s for s in proof.steps if s["id"] == f"q{q}")
+        c = {r: t.results[x] for r, x in gc["cite"].items()} | {"gap": sg}
+        return gap_cases.proven(model, c, q, "paired")[0]
+
+    t.results[step["id"]] = sg
+    out = _regap(t, proof, name, proven)
+    out.notes["gap"] = sg  # the liar's score gaps (tests compare them with the exact ones)
+    return out, t
+
+
+def liar_half_residual(model: Model) -> Proof:
+    """(p) The rank-1 residual's row spread halved (the exact spread / 2) when the score gaps
+    are formed; the certificate is the honest rank1-exact trace (claim-mismatch)."""
+    return _spread_lie(model, "liar-half-residual", lambda t: t.results["spread"].rho / 2)[0]
+
+
+def liar_svd(model: Model) -> Proof:
+    """(q) An uncertified float SVD: the residual's row spread taken as the float top singular
+    value of the residual product (numpy's SVD, no rounding control, and missing the factor 2 of
+    |M_ij| <= sigma_1), written as a step of a rule ``svd`` the kernel does not have
+    (unknown-rule: spectral norms enter only certified)."""
+
+    def sigma(t: Trace) -> np.ndarray:
+        R = t.results["RK"].ball.mid
+        return np.full(model.v, np.linalg.svd(R, compute_uv=False)[0])
+
+    proof, _ = _spread_lie(model, "liar-svd", sigma)
+    i = next(i for i, s in enumerate(proof.steps) if s["id"] == "spread")
+    proof.steps[i] = {"id": "spread", "rule": "svd", "cite": {"m": "RK"}, "args": {}, "claim": {}}
+    return proof
+
+
+LIARS.update(
+    {
+        "mean-diff": Liar(liar_mean_diff, Reason.CLAIM_MISMATCH),
+        "gap-count": Liar(liar_gap_count, Reason.CLAIM_MISMATCH),
+        "half-residual": Liar(liar_half_residual, Reason.CLAIM_MISMATCH),
+        "uncertified-svd": Liar(liar_svd, Reason.UNKNOWN_RULE),
+    }
+)

@@ -82,7 +82,7 @@ class Trace:
             for r, c in cite.items()
         }
         kinds = {a.rstrip("?"): kind for a, kind in mod.ARGS.items()}
-        decoded = {a: self._unpack(x) if kinds[a] == "bits" else x for a, x in args.items()}
+        decoded = {a: self._decode(kinds[a], x) for a, x in args.items()}
 
         def tick(n: int, total: int) -> None:
             if self.progress is not None:
@@ -97,6 +97,11 @@ class Trace:
             self.undecided += res.undecided
         self.steps.append({"id": sid, "rule": rule, "cite": cite, "args": args, "claim": claim})
         return sid
+
+    def _decode(self, kind: Any, x: Any) -> Any:
+        if kind == "bits":
+            return self._unpack(x)
+        return self._hint(x) if kind in ("f8", "i8") else x
 
     def _unpack(self, name: str) -> np.ndarray:
         return np.unpackbits(self.arrays[name], axis=2, count=self.model.v).astype(bool)
@@ -143,6 +148,46 @@ class Trace:
         if split is not None:
             args["split"] = self.bits(f"S{query}", split)
         return self.step("cases", f"q{query}", {"margin": margin, "g": g, "f": f}, args)
+
+    def array(self, name: str, values: np.ndarray, dtype: str) -> str:
+        """Store a numeric hint array (``f8`` or ``i8``); return its name."""
+        self.arrays[name] = np.ascontiguousarray(values, dtype=np.dtype(dtype))
+        return name
+
+    def _hint(self, name: str) -> Any:
+        from checker.facts import Hint
+
+        return Hint(name, self.arrays[name])
+
+    def rank1(self, factor: str, a: np.ndarray, b: np.ndarray, tag: str) -> str:
+        args = {"a": self.array(f"a.{tag}", a, "f8"), "b": self.array(f"b.{tag}", b, "f8")}
+        return self.step("rank1", f"R.{tag}", {"factor": factor}, args)
+
+    def max_row_diff(self, a: str, b: str, transpose_b: bool, sid: str) -> str:
+        return self.step("max-row-diff", sid, {"a": a, "b": b}, {"transpose_b": transpose_b})
+
+    def row_spread(self, m: str, sid: str) -> str:
+        return self.step("row-spread", sid, {"m": m}, {})
+
+    def score_gap(self, scores: str, gap: np.ndarray, sid: str = "gap") -> str:
+        args = {"gap": self.array(f"{sid}.g", gap, "i8")}
+        return self.step("score-gap", sid, {"scores": scores}, args)
+
+    def rank1_gap(self, q: str, k: str, spread: str, tag: str, gap: np.ndarray) -> str:
+        args = {"a": f"a.{tag}", "b": f"b.{tag}", "gap": self.array(f"gap.{tag}.g", gap, "i8")}
+        return self.step("rank1-gap", f"gap.{tag}", {"q": q, "k": k, "spread": spread}, args)
+
+    def wrong_values(self, evou: str, pvou: str) -> str:
+        return self.step("wrong-values", "values", {"evou": evou, "pvou": pvou}, {})
+
+    def gap_cases(
+        self, eupu: str, values: str, gap: str, f: str, query: int, direct: str, near: bool = False
+    ) -> str:
+        cite = {"eupu": eupu, "values": values, "gap": gap, "f": f}
+        args: dict[str, Any] = {"query": query, "direct": direct}
+        if near:
+            args["near"] = True
+        return self.step("gap-cases", f"q{query}", cite, args)
 
     # ---- common compositions ---------------------------------------------------------------
 

@@ -52,6 +52,10 @@ REJECTED_ON: dict[str, tuple[str, ...]] = {
     "claimed-direct-path": ("small", "zoo", "zoo-2-heads"),
     "split-in-g": ("small", "zoo"),
     "value-other-head": ("zoo-2-heads",),  # on one head it is the honest trace
+    "mean-diff": ("small", "zoo"),
+    "gap-count": ("small", "zoo"),
+    "half-residual": ("zoo",),  # on "small" the halved spread changes no count: honest
+    "uncertified-svd": ("small", "zoo"),
 }
 REAL_ON: dict[str, str] = {
     "max-attention": "direct",
@@ -71,7 +75,11 @@ REAL_ON: dict[str, str] = {
     "claimed-direct-path": "direct",
     "split-in-g": "poison",
     "value-other-head": "two-heads",
+    "gap-count": "direct",
 }
+# liars whose lie is shown real elsewhere (tests/test_subcubic_liars.py: a per-query count
+# above the exact one, or a score-gap fact above the exact gap, or a false lemma)
+REAL_ELSEWHERE = {"mean-diff", "half-residual", "uncertified-svd"}
 ADVERSARIAL = {
     "mixture": mixture_trap,
     "direct": direct_trap,
@@ -133,7 +141,7 @@ def liar_report(check: Check, models: dict[str, Path], tmp: Path) -> list[str]:
     exceeds the exact accuracy is reported as a FALSE BOUND."""
     problems = []
     for name, liar in LIARS.items():
-        for where in (*REJECTED_ON[name], REAL_ON[name]):
+        for where in (*REJECTED_ON[name], *([REAL_ON[name]] if name in REAL_ON else [])):
             cert, claimed = write_liar(name, models[where], tmp / f"{name}-{where}.cert")
             try:
                 verdict = check(cert, models[where])
@@ -169,7 +177,7 @@ def _step_counts(cert: Path) -> dict[int, int]:
     query = {s["id"]: s["args"]["query"] for s in steps if "query" in s["args"]}
     out = {}
     for s in steps:
-        if s["rule"] == "enumerate":
+        if s["rule"] == "enumerate" or s["rule"] == "gap-cases":
             out[s["args"]["query"]] = s["claim"]["correct"]
         elif s["rule"] == "cases":
             out[query[s["cite"]["margin"]]] = s["claim"]["correct"]
@@ -219,14 +227,14 @@ def tie_report(check: Check, path: Path, tmp: Path) -> list[str]:
 @pytest.mark.parametrize("name", sorted(LIARS))
 def test_liar_rejected_with_its_reason(name, lying_models, tmp_path):
     liar = LIARS[name]
-    for where in (*REJECTED_ON[name], REAL_ON[name]):
+    for where in (*REJECTED_ON[name], *([REAL_ON[name]] if name in REAL_ON else [])):
         cert, _ = write_liar(name, lying_models[where], tmp_path / f"{where}.cert")
         with pytest.raises(CheckError) as exc:
             kernel.check(cert, lying_models[where])
         assert exc.value.reason is liar.reason, (where, exc.value)
 
 
-@pytest.mark.parametrize("name", sorted(LIARS))
+@pytest.mark.parametrize("name", sorted(REAL_ON))
 def test_lie_is_real(name, lying_models, tmp_path):
     """The liar's claimed bound exceeds the exact accuracy (independent reference)."""
     path = lying_models[REAL_ON[name]]
@@ -259,7 +267,7 @@ def test_liar_report_clean(lying_models, tmp_path):
 def test_registry_covers_the_lies():
     """At least the ten liars of format v1, each with a specific reason; every reason the
     trace structure adds (citations, hints, tensor claims) is exercised by some liar."""
-    assert len(LIARS) >= 17 and set(LIARS) == set(REJECTED_ON) == set(REAL_ON)
+    assert len(LIARS) >= 21 and set(LIARS) == set(REJECTED_ON) == set(REAL_ON) | REAL_ELSEWHERE
     reasons = {liar.reason for liar in LIARS.values()}
     assert {
         Reason.CLAIM_MISMATCH,

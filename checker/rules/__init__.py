@@ -17,8 +17,25 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from checker.rules import cases, enumerate, exp, factor, margin, matmul, paired, value
+from checker.rules import (
+    cases,
+    enumerate,
+    exp,
+    factor,
+    gap_cases,
+    margin,
+    matmul,
+    max_row_diff,
+    paired,
+    rank1,
+    rank1_gap,
+    row_spread,
+    score_gap,
+    value,
+    wrong_values,
+)
 
+_SUBCUBIC = (rank1, max_row_diff, row_spread, score_gap, rank1_gap, wrong_values, gap_cases)
 RULES: dict[str, ModuleType] = {
-    m.NAME: m for m in (factor, matmul, exp, enumerate, value, margin, paired, cases)
+    m.NAME: m for m in (factor, matmul, exp, enumerate, value, margin, paired, cases, *_SUBCUBIC)
 }

@@ -17,7 +17,7 @@ from typing import Any
 
 from checker import balls as B
 from checker.errors import Reason, require
-from checker.facts import Tensor
+from checker.facts import Tensor, product
 from checker.model import Model
 
 NAME = "matmul"
@@ -47,5 +47,4 @@ def work(model: Model, cites: dict[str, Any], args: dict[str, Any]) -> int:
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> Tensor:
     a, b = cites["a"], cites["b"]
     bb = b.ball.T if args["transpose_b"] else b.ball
-    ma, mb = (m if " " not in m else f"({m})" for m in (a.meaning, b.meaning))
-    return Tensor(f"{ma} @ {mb}" + ("^T" if args["transpose_b"] else ""), B.matmul(a.ball, bb))
+    return Tensor(product(a.meaning, b.meaning, args["transpose_b"]), B.matmul(a.ball, bb))

@@ -30,9 +30,9 @@ class Config(Protocol):
 
 
 def _configs() -> list[Any]:
-    from generators.strategies import brute_force, cubic
+    from generators.strategies import brute_force, cubic, subcubic
 
-    return [brute_force.BruteForce(), *cubic.CONFIGS]
+    return [brute_force.BruteForce(), *cubic.CONFIGS, *subcubic.CONFIGS]
 
 
 REGISTRY: dict[str, Any] = {c.name: c for c in _configs()}

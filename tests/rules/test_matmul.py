@@ -206,7 +206,12 @@ MUTANTS = {
     "matmul-meaning-without-T": S.Mutant(
         matmul,
         "apply",
-        (('("^T" if args["transpose_b"] else "")', '""'),),
+        (
+            (
+                'product(a.meaning, b.meaning, args["transpose_b"])',
+                "product(a.meaning, b.meaning, False)",
+            ),
+        ),
         (("toy", "MATMUL: meaning"),),
         "the transposed product named as the plain one",
     ),

@@ -1,0 +1,121 @@
+"""The subcubic family (paper §4.3, made sound) as compositions of kernel rules.
+
+Trace (one head): factors EU, EQ, EK, PK, EV, PV, OU; EVOU = EV @ OU and PVOU = PV @ OU
+(``matmul``); the positional attention rowexp(EQ @ PK^T) (``matmul`` + ``exp``, O(v k e));
+``wrong-values`` (O(v^2 k)); then the score gaps by one of the attention-error handlings
+
+  ``eqke``         EQKE = EQ @ EK^T formed (``matmul``, O(v^2 e)), ``score-gap`` (O(v^2));
+  ``rank1-exact``  ``rank1`` of EQ (O(v e)), its residual product with EK formed (``matmul``,
+                   O(v^2 e)) and its exact ``row-spread``, ``rank1-gap``;
+  ``rank1-mrd``    ``rank1``, then ``max-row-diff`` of the residual product (O(v e)), then
+                   ``rank1-gap``: no v x v product through e on the attention side;
+
+and one ``gap-cases`` step per query, with the direct path handled ``paired`` (each wrong
+logit's direct path paired with the max token's value, O(v^2) per query) or ``split`` (their
+maxima taken apart, O(v) per query).  Search: generators.search.gaps (directions by float SVD,
+gaps per (q, m) by the kernel's own lemma), untrusted and uncounted.
+
+Complexity: O(v^2 e) from the factors EU, EVOU (and EQKE for ``eqke`` / ``rank1-exact``),
+plus O(v^2 k) (``split``) or O(v^3) (``paired``); never O(v^3 k^2) as the cubic family.
+Precondition: one head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from checker import Model
+from generators.search.gaps import choose_gaps, directions
+from generators.strategies import UnsupportedModel
+from generators.trace import Progress, Proof, Trace
+
+ATTENTION = {
+    "eqke": "exact EQKE (O(v^2 e)) and prefix-max score gaps",
+    "rank1-exact": "rank-1 size direction, residual formed exactly (O(v^2 e))",
+    "rank1-mrd": "rank-1 size direction, residual by max-row-diff (no v^2 e attention term)",
+}
+GAPS = {
+    "search": "gap per (query, max) searched",
+    "per-m": "one gap per max token",
+    "one": "gap 1 everywhere (no search)",
+}
+DIRECT = {
+    "paired": "direct path paired per wrong logit with the max token's value (O(v^3))",
+    "split": "direct path and values pessimised apart (O(v^2 k))",
+}
+
+
+@dataclass(frozen=True)
+class Subcubic:
+    direct: str = "paired"  # paired | split
+    attention: str = "eqke"  # eqke | rank1-exact | rank1-mrd
+    gaps: str = "search"  # search | per-m | one
+    near: bool = False  # near cases: one token between m - g and m, its own score gap
+    family: str = "subcubic"
+
+    @property
+    def name(self) -> str:
+        tail = ("" if self.gaps == "search" else f"-g{self.gaps}") + ("-near" if self.near else "")
+        return f"subcubic-{self.direct}-{self.attention}{tail}"
+
+    @property
+    def doc(self) -> str:
+        near = " and near cases (one token between m - g and m)" if self.near else ""
+        gaps = f"gap cases ({GAPS[self.gaps]}){near}"
+        return f"{gaps}; {DIRECT[self.direct]}; {ATTENTION[self.attention]}"
+
+    def prove(self, model: Model, progress: Progress | None = None) -> Proof:
+        if model.h != 1:
+            raise UnsupportedModel(f"strategy {self.name} needs a one-head model (use brute-force)")
+        t = Trace(model)
+        eu = t.factor("EU")
+        eq, ek, pk, ev, pv, ou = (t.factor(n, 0) for n in ("EQ", "EK", "PK", "EV", "PV", "OU"))
+        evou = t.matmul(ev, ou, sid="EVOU0")
+        pvou = t.matmul(pv, ou, sid="PVOU0")
+        f = t.exp(t.matmul(eq, pk, True, sid="EQKP0"))
+        values = t.wrong_values(evou, pvou)
+        cites = {"eupu": t.results[eu], "values": t.results[values], "f": t.results[f]}
+        from checker.facts import Hint
+        from checker.rules import RULES
+
+        def run(rule: str, cite: dict[str, str], args: dict[str, object]):  # type: ignore[no-untyped-def]
+            return RULES[rule].apply(model, {r: t.results[c] for r, c in cite.items()}, args, None)
+
+        if self.attention == "eqke":
+            s = t.matmul(eq, ek, True, sid="EQKE0")
+
+            def gap_of(g: np.ndarray):  # type: ignore[no-untyped-def]
+                return run("score-gap", {"scores": s}, {"gap": Hint("g", g)})
+
+            gap = choose_gaps(model, gap_of, cites, self.direct, self.gaps, near=self.near)
+            sg = t.score_gap(s, gap)
+        else:
+            EQ, EK = t.results[eq].ball.mid, t.results[ek].ball.mid
+            a, b = directions(EQ, EK)
+            r = t.rank1(eq, a, b, "q")
+            if self.attention == "rank1-exact":
+                spread = t.row_spread(t.matmul(r, ek, True, sid="RK"), "spread")
+            else:
+                spread = t.max_row_diff(r, ek, True, "spread")
+            ha, hb = Hint("a.q", t.arrays["a.q"]), Hint("b.q", t.arrays["b.q"])
+
+            def gap_of(g: np.ndarray):  # type: ignore[no-untyped-def]
+                cite = {"q": eq, "k": ek, "spread": spread}
+                return run("rank1-gap", cite, {"a": ha, "b": hb, "gap": Hint("g", g)})
+
+            gap = choose_gaps(model, gap_of, cites, self.direct, self.gaps, near=self.near)
+            sg = t.rank1_gap(eq, ek, spread, "q", gap)
+        residual = 0.0
+        if self.attention != "eqke":
+            residual = float(np.max(t.results[spread].rho))  # type: ignore[union-attr]
+        for q in range(model.v):
+            t.gap_cases(eu, values, sg, f, q, self.direct, self.near)
+            if progress is not None:
+                progress(f"prove {self.name}", 1, model.v)
+        return t.proof(self.name, residual=residual, attention=self.attention)
+
+
+CONFIGS = [Subcubic(d, a, g) for g in GAPS for d in DIRECT for a in ATTENTION]
+CONFIGS += [Subcubic(d, a, "search", near=True) for d in DIRECT for a in ATTENTION]

@@ -1,0 +1,130 @@
+"""Rules ``max-row-diff`` and ``row-spread``: row spreads of a product, bounded and exact.
+
+Closed forms by hand, zero-tolerance containment (hypothesis) against the exact fmpq spread
+of the product of exact points of the input balls, mutants, and preconditions (exact Reason).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import support as S
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checker import Reason, load_model
+from checker import balls as B
+from checker.facts import Tensor
+from checker.rules import max_row_diff, row_spread
+
+
+def _apply(rule, a, b, t=False):
+    if rule is row_spread:
+        prod = B.matmul(a, b.T if t else b)
+        return rule.apply(None, {"m": Tensor("M", prod)}, {}, None)
+    return rule.apply(None, {"a": Tensor("A", a), "b": Tensor("B", b)}, {"transpose_b": t}, None)
+
+
+def check_closed_form(tmp=None) -> None:
+    """MRD: A = [[1, -2]], B = [[0, 3, 1], [2, 2, -1]]: row spreads of B are 3, 3, so rho =
+    1*3 + 2*3 = 9; AB = [[-4, -1, 3]] has exact spread 7."""
+    a, b = B.exact([[1.0, -2.0]]), B.exact([[0.0, 3.0, 1.0], [2.0, 2.0, -1.0]])
+    got = _apply(max_row_diff, a, b).rho
+    assert got.shape == (1,) and 9.0 <= got[0] <= 9.0 + 1e-12, f"MRD: rho {got}, want 9"
+    ex = _apply(row_spread, a, b).rho
+    assert 7.0 <= ex[0] <= 7.0 + 1e-12, f"MRD: exact spread {ex}, want 7"
+    res = max_row_diff.apply(
+        None, {"a": Tensor("A", a), "b": Tensor("B", b)}, {"transpose_b": False}, None
+    )
+    assert res.of == "A @ B", f"MRD: meaning {res.of!r}"
+
+
+def test_closed_form():
+    check_closed_form()
+
+
+def check_points(a, b, fa, fb, t) -> None:
+    """MRD: for exact points X in a, Y in b, every row spread of XY (XY^T) is <= rho, for
+    both rules (zero tolerance, in fmpq)."""
+    X = [[S.fq(m) + S.fq(f) * S.fq(r) for m, f, r in zip(*rows, strict=True)]
+         for rows in zip(a.mid, fa, a.rad, strict=True)]  # fmt: skip
+    Y = [[S.fq(m) + S.fq(f) * S.fq(r) for m, f, r in zip(*rows, strict=True)]
+         for rows in zip(b.mid, fb, b.rad, strict=True)]  # fmt: skip
+    Yt = [list(c) for c in zip(*Y, strict=True)] if t else Y
+    for rule in (max_row_diff, row_spread):
+        rho = _apply(rule, a, b, t).rho
+        for r, row in enumerate(X):
+            prod = [
+                sum(x * y for x, y in zip(row, col, strict=True)) for col in zip(*Yt, strict=True)
+            ]
+            assert max(prod) - min(prod) <= S.fq(rho[r]), f"MRD: {rule.NAME} misses row {r}"
+
+
+@S.FAST
+@given(data=st.data(), m=st.integers(1, 3), n=st.integers(1, 3), p=st.integers(1, 4))
+def test_contains_point_spreads(data, m, n, p):
+    t = data.draw(st.booleans())
+    floats = st.one_of(st.floats(-1e6, 1e6, width=32), st.integers(-9, 9).map(float))
+    radii = st.sampled_from([0.0, 2.0**-40, 0.25, 3.0])
+    fr = st.sampled_from([-1.0, -0.5, 0.0, 0.75, 1.0])
+
+    def arr(shape, s):
+        size = int(np.prod(shape))
+        return np.array(data.draw(st.lists(s, min_size=size, max_size=size))).reshape(shape)
+
+    sb = (p, n) if t else (n, p)
+    a, b = B.ball(arr((m, n), floats), arr((m, n), radii)), B.ball(arr(sb, floats), arr(sb, radii))
+    check_points(a, b, arr((m, n), fr), arr(sb, fr), t)
+
+
+def test_preconditions(tiny_path):
+    M = load_model(tiny_path)
+    base = [S.step(n, "factor", args={"name": n, "head": 0}) for n in ("EQ", "PK", "OU")]
+    mrd = lambda a, b, t: S.step("s", "max-row-diff", {"a": a, "b": b}, {"transpose_b": t})  # noqa: E731
+    assert S.replay_reason(M, [*base, mrd("EQ", "PK", True)]) is None
+    assert S.replay_reason(M, [*base, mrd("EQ", "PK", False)]) is Reason.LEMMA_FAILED
+    assert S.replay_reason(M, [*base, mrd("EQ", "nowhere", True)]) is Reason.BAD_REFERENCE
+    assert S.replay_reason(M, [*base, mrd("EQ", "PK", 1)]) is Reason.BAD_HINT
+    rs = S.step("r", "row-spread", {"m": "s"})
+    assert S.replay_reason(M, [*base, mrd("EQ", "PK", True), rs]) is Reason.BAD_REFERENCE
+    assert S.replay_reason(M, [*base, S.step("r", "row-spread", {"m": "EQ"})]) is None
+
+
+def det_points(tmp) -> None:
+    tight_a, tight_b = B.ball([[2.0]], [[0.5]]), B.exact([[0.0, 1.0]])  # spread 2.5 at X = 2.5
+    check_points(tight_a, tight_b, np.ones((1, 1)), np.zeros((1, 2)), False)
+    rng = np.random.default_rng(0)
+    for t in (False, True):
+        a = B.ball(rng.integers(-9, 9, (3, 4)).astype(float), np.full((3, 4), 0.5))
+        b = B.ball(rng.integers(-9, 9, (4, 4)).astype(float), np.full((4, 4), 0.25))
+        for fa, fb in ((1, -1), (-1, 1), (1, 1)):
+            check_points(
+                a, b, np.full((3, 4), fa), np.full((4, 4), fb) * np.array([1, -1, 1, -1]), t
+            )
+
+
+DETECTORS = {"closed": check_closed_form, "points": det_points}
+MUTANTS = {
+    "mrd-signed-a": S.Mutant(
+        max_row_diff, "spread", (("np.abs(a.mid)", "a.mid"),), (("closed", "MRD"),),
+        "|A| replaced by A",
+    ),
+    "mrd-drops-radius": S.Mutant(
+        max_row_diff, "spread", (("B.Ball(np.abs(a.mid), a.rad)", "B.exact(np.abs(a.mid))"),),
+        (("points", "MRD"),), "A's radius ignored",
+    ),
+    "spread-half": S.Mutant(
+        row_spread, "apply", (("B.min(m.ball, 1)", "B.max(m.ball, 1)"),), (("closed", "MRD"),),
+        "max - max instead of max - min",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_detectors_pass(name, tmp_path):
+    DETECTORS[name](tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_is_caught(name, tmp_path, monkeypatch):
+    S.run_mutant(MUTANTS[name], DETECTORS, tmp_path, monkeypatch)
