@@ -59,6 +59,12 @@ class Outcome:
         return self.status == "verified"
 
 
+# A case's CPU time is limited to its seconds (RLIMIT_CPU: a busy loop is a hang); its wall
+# time may take this many times longer before it counts as a hang, so that a loaded machine
+# (CI beside other jobs) does not turn a slow rejection into a finding.
+WALL_SLACK = 3.0
+
+
 def _limit(memory_mb: int, cpu_s: float) -> Any:
     """A ``preexec_fn`` applying the limits in the child (and a new session, so that a
     hang can be killed with everything it started)."""
@@ -153,11 +159,13 @@ class CommandChecker(Checker):
         except OSError as exc:
             return Outcome("crash", detail=f"cannot run {self.command[0]}: {exc}")
         try:
-            out, err = proc.communicate(timeout=limits.seconds)
+            out, err = proc.communicate(timeout=limits.seconds * WALL_SLACK)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             return Outcome(
-                "hang", detail=f"still running after {limits.seconds:.1f}s", seconds=limits.seconds
+                "hang",
+                detail=f"still running after {limits.seconds * WALL_SLACK:.1f}s",
+                seconds=limits.seconds,
             )
         dt = time.perf_counter() - t0
         return classify(
@@ -219,7 +227,7 @@ class KernelChecker(Checker):
             self.close()
             return Outcome("crash", detail="the kernel worker died before the case")
         grace = 5.0 if self.fresh else 0.5  # the worker's start-up (imports)
-        ready, _, _ = select.select([proc.stdout], [], [], limits.seconds + grace)
+        ready, _, _ = select.select([proc.stdout], [], [], limits.seconds * WALL_SLACK + grace)
         dt = time.perf_counter() - t0
         if not ready:
             self.close()
@@ -232,7 +240,7 @@ class KernelChecker(Checker):
             return Outcome(status, detail=f"the kernel worker died (status {rc})", seconds=dt)
         res = json.loads(line)
         dt = float(res.get("seconds", dt))
-        if dt > limits.seconds:  # finished, but past the per-case limit
+        if dt > limits.seconds * WALL_SLACK:  # finished, but past the per-case limit
             return Outcome(
                 "hang", detail=f"took {dt:.1f}s (limit {limits.seconds:.1f}s)", seconds=dt
             )
