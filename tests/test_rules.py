@@ -21,7 +21,6 @@ from typing import Any
 import mpmath
 import numpy as np
 import pytest
-from checker.tables import Tables, _exp_table, path_tables
 from flint import fmpq, fmpq_mat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,6 +29,7 @@ from reference import reference_per_input
 from certificates.writer import write
 from checker import CheckError, Model, Reason, brute, cases, kernel, load_model
 from checker import balls as B
+from checker.tables import Tables, _exp_table, path_tables
 from generators.liars import Head, table_weights, tie_model
 from generators.strategies.cubic import choose_sets
 from generators.tinymodels import make_weights, write_model

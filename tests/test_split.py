@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import test_rules as R
-from checker.tables import path_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_kernel_mutants import Mutant, apply
 
 from checker import CheckError, Reason, cases, load_model
 from checker import balls as B
+from checker.tables import path_tables
 from generators.strategies.cubic import choose_sets, choose_split
 from generators.tinymodels import make_weights
 
