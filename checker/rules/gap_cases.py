@@ -118,7 +118,8 @@ def proven(
     rho_t = B.exp_scaled(_b(-sg.near[q]), model.e)  # [m, i]
     Nt = np.maximum(B.upper(B.add(D[:, None], _b(val.Bt[ms[:, None], np.maximum(t, 0)]))), 0.0)
     extra = B.sub(B.mul(_b(Nt), rho_t), B.mul(_b(Nb), rho)[:, None])  # [m, i]
-    top_f = B.upper(f[: k - 1]).max(keepdims=True)  # [1] the largest weight a token can get
+    top_f = B.upper(f[: k - 1]).max(initial=0.0, keepdims=True)  # [1] largest weight a token
+    #   can get (k = 1: no non-query position, no near case: c > 0 is masked below)
     B.charge(k)
     bump = B.mul(_b(np.maximum(B.upper(extra), 0.0)), _b(top_f))  # [m, i]
     lhs2 = B.add(lhs[:, :, None], bump[:, None, :])  # [m, c, i]
