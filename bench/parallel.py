@@ -171,7 +171,8 @@ def render(r: dict[str, Any]) -> str:
     j = r["jobs"]
     lines = [
         f"Sharded `mechproof accuracy` / `check` (brute-force certificate), `--jobs 1` vs "
-        f"`--jobs {j}`; wall clock of the whole command, best of {r['repeat']}; peak = "
+        f"`--jobs {j}`; wall clock of the whole command, best of {r['repeat']} (K > 4: one "
+        f"run); peak = "
         f"resident memory summed over the command's process tree; {r['cpus']} cpus.",
         "",
         f"| model | task | inputs | s, 1 job | s, {j} jobs | speed-up | CPU s, 1 job "

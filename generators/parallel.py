@@ -4,7 +4,7 @@ The kernel (``checker.shard``, ``checker.kernel.check(..., pool=...)``) needs on
 with ``.map(fn, iterable)`` that runs its module-level worker functions and hands back their
 results; it checks that every unit of work came back exactly once.  Three such objects:
 
-* :func:`local_pool` with ``jobs == 1``: ``None`` (the kernel works in this process);
+* :func:`make_pool` with one job: no pool (``None``; the kernel works in this process);
 * :class:`ProcessPool`: the standard library's ``ProcessPoolExecutor`` ('forkserver' workers, BLAS
   pinned to one thread each, so N jobs use N cores and no more);
 * :class:`DaskPool`: an existing Dask cluster (``distributed.Client(ADDRESS)``), optional
@@ -43,7 +43,7 @@ def _pin_threads() -> None:
 
 
 class ProcessPool:
-    """``.map`` over ``jobs`` spawned worker processes; results in input order, one task per
+    """``.map`` over ``jobs`` worker processes; results in input order, one task per
     item (items are already small shards), so a slow shard does not hold up the others."""
 
     def __init__(self, jobs: int) -> None:
