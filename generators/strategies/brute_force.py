@@ -34,13 +34,10 @@ class BruteForce:
         eu, heads = t.path_tables()
         counts: dict[int, Count] = {}
         if pool is not None:
-            from checker import shard
-            from checker.kernel import brute_trace
+            from checker.kernel import _replay_all, brute_trace
 
-            cert = brute_trace(model)
-            tasks = shard.tasks(cert, path, model.sha256, None, "brute", 4 * 8)
-            done = pool.map(shard.check_shard, tasks)
-            reports = shard.merge(cert, model.sha256, "brute", done)
+            trace = brute_trace(model)
+            reports = _replay_all(trace, model, (path, None), "brute", pool, progress, False)
             counts = {r.result.query: r.result for r in reports if isinstance(r.result, Count)}
         for q in range(model.v):
             t.enumerate(eu, heads, q, counts.get(q))
