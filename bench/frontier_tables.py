@@ -210,7 +210,8 @@ def write_tables(out: Path, groups: list[str]) -> str:
         "or over a *sampled* accuracy where no exact count exists (K = 10, 20: the kernel's "
         "rigorous decision of 100,000 uniform inputs, 95% Wilson interval given), where the "
         "ratio is an estimate (the bound itself is a theorem).  ops: the kernel's proof length.  "
-        "check s: mean seconds of `kernel.check` per certificate (one process).",
+        "check s: mean seconds of `kernel.check` per certificate (one process).  Image links "
+        "are relative to the repository root (for the README).",
     ]
     for group in groups:
         rows = read_rows(out / group / "frontier.csv")
@@ -261,7 +262,15 @@ def group_section(group: str, rows: list[dict[str, Any]], index: list[dict[str, 
             f"| {capt} | `{b['strategy']}` | {b['models']} | {b['mean']:.4f} ± {b['std']:.4f} "
             f"| {b['ops']:.3g} |"
         )
-    lines += ["", f"![{group} frontier]({group}/frontier.png)"]
+    where = {}
+    for r in rows:
+        if fr.is_ok(r):
+            where[r.get("machine") or "?"] = where.get(r.get("machine") or "?", 0) + 1
+    lines += ["", "Rows by where they were measured (check seconds depend on it): "
+              + "; ".join(f"{k}: {n}" for k, n in sorted(where.items())) + "."]  # fmt: skip
+    pics = f"bench/results/frontier/{group}"
+    lines += ["", f"![{group} frontier]({pics}/frontier.png)",
+              "", f"![{group} compounding]({pics}/compounding.png)"]  # fmt: skip
     return lines
 
 

@@ -568,10 +568,13 @@ def plot_frontier(rows: list[dict[str, Any]], path: Path) -> None:
     ]
     span = zoom_y[1] - zoom_y[0]
     heights = _spread_labels([s["mean"] for s in named], 0.045 * span)
+    mid = math.sqrt(zoom_x[0] * zoom_x[1])
     for s, hy in zip(named, heights, strict=True):
+        right = s["ops"] > mid * 4  # near the right edge: label to the left of the point
         zx.annotate(
-            f"{s['strategy']} ({s['mean']:.3f})", (s["ops"], s["mean"]), xytext=(s["ops"] * 1.08,
-            hy - 0.02 * span), fontsize=7.5, arrowprops={"arrowstyle": "-", "lw": 0.5,
+            f"{s['strategy']} ({s['mean']:.3f})", (s["ops"], s["mean"]), xytext=(s["ops"] *
+            (1 / 1.08 if right else 1.08), hy - 0.02 * span), fontsize=7.5,
+            ha="right" if right else "left", arrowprops={"arrowstyle": "-", "lw": 0.5,
             "color": "gray"},
         )  # fmt: skip
     if ax.get_legend_handles_labels()[0]:
