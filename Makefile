@@ -63,6 +63,13 @@ zoo: $(STAMP)
 zoo-large: $(STAMP)
 	$(BIN)/python -m generators.zoo --out zoo --only k10v128 --only k20v512 --force
 
+# the frontier per zoo group: CSVs, plots and bench/results/frontier/TABLES.md (resumes; see
+# bench/frontier_tables.py for --time-budget, --first, --models; hours on 2 cores, all of it)
+JOBS ?= 2
+FRONTIER_ARGS ?=
+frontier-tables: $(STAMP)
+	$(BIN)/python -m bench.frontier_tables --jobs $(JOBS) --last brute-force $(FRONTIER_ARGS)
+
 zoo-exact: $(STAMP)
 	$(BIN)/python -m generators.zoo --out zoo --exact-only
 

@@ -107,3 +107,16 @@ def test_frontier_tables_writes_csv_plots_and_tables(tmp_path: Path) -> None:
     assert "does not fit: value needs" in text
     for png in ("frontier.png", "compounding.png"):
         assert (tmp_path / "k20v512" / png).exists()
+
+
+def test_mechproof_frontier_on_k20_says_what_does_not_fit(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from generators.cli import main
+
+    args = ["frontier", str(K20), "--out", str(tmp_path), "--strategies", "brute-force,cubic"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert res.output.count("does not fit") == 2
+    rows = list(csv.DictReader((tmp_path / "frontier.csv").open()))
+    assert {r["accuracy_source"] for r in rows} == {"sampled"}
