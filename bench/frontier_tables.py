@@ -96,9 +96,10 @@ def not_run_row(model: str, name: str, acc: dict[str, Any]) -> dict[str, Any] | 
 
 
 def import_rows(group: str, files: list[Path], out: Path) -> int:
-    """Append rows of earlier runs (the old ``frontier.csv`` columns, or
-    ``bench/results/cubic.csv``'s) for ``group``'s models to ``OUT/<group>/frontier.csv``,
-    skipping pairs already there; ``machine`` says where each came from.  Returns the count."""
+    """Append rows of earlier runs (this script's own CSVs from another machine or output
+    folder, as they are; or the old ``frontier.csv`` columns, or ``bench/results/cubic.csv``'s,
+    converted) for ``group``'s models to ``OUT/<group>/frontier.csv``, skipping pairs already
+    there; ``machine`` says where each came from.  Returns the count."""
     from checker import load_model
     from generators import frontier as fr
     from generators.strategies import REGISTRY
@@ -115,6 +116,11 @@ def import_rows(group: str, files: list[Path], out: Path) -> int:
             if Path(model).parent.name != group or (model, r["strategy"]) in done:
                 continue
             if r["strategy"] not in REGISTRY:
+                continue
+            if r.get("status"):  # a row of this script (another machine): as it is
+                rows.append({**r, "model": model})
+                done.add((model, r["strategy"]))
+                n += 1
                 continue
             if model not in accs:
                 accs[model] = fr.reference_accuracy(str(ROOT / model))
