@@ -252,12 +252,14 @@ def group_section(group: str, rows: list[dict[str, Any]], index: list[dict[str, 
     lines.append(fr.table(rows, PAPER_K4 if (k, v) == (4, 64) else None))
     if (k, v) == (4, 64):
         lines += ["", PAPER_K4_NOTE]
+    summ = fr.summary(rows)
+    if not summ:
+        return [*lines, "", "No strategy verified a bound on this group."]
     lines += ["", "Best strategy per cost band (highest mean bound / accuracy):", ""]
     lines += [
         "| mean ops ≤ | strategy | models | bound / accuracy | mean ops |",
         "|---|---|---:|---|---:|",
     ]
-    summ = fr.summary(rows)
     for cap in BANDS:
         inb = [s for s in summ if s["ops"] <= cap]
         if not inb:
