@@ -296,7 +296,7 @@ THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _TASK_TIMEOUT = 0  # seconds one (model, strategy) may take in a worker; 0: no limit
 
 
-class _TimedOut(Exception):
+class _TimedOut(BaseException):  # not an Exception: run_one's catch-all must not take it
     pass
 
 

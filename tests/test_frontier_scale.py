@@ -120,3 +120,10 @@ def test_mechproof_frontier_on_k20_says_what_does_not_fit(tmp_path: Path) -> Non
     assert res.output.count("does not fit") == 2
     rows = list(csv.DictReader((tmp_path / "frontier.csv").open()))
     assert {r["accuracy_source"] for r in rows} == {"sampled"}
+
+
+def test_a_pair_past_its_time_limit_is_a_timed_out_row() -> None:
+    acc = fr.reference_accuracy(str(K10))
+    tasks = [(str(K10), "subcubic-paired-eqke-near", "/tmp/timed-out.cert", acc)]
+    (row,) = fr.run_tasks(tasks, jobs=1, task_timeout=1, keep_certs=False)
+    assert row["status"] == "timed out: prove + check took over 1 s"
