@@ -29,6 +29,7 @@ import numpy as np
 from flint import fmpq
 
 from checker import balls as B
+from checker import float32
 from checker.cert import Certificate, Step, is_int, read_certificate
 from checker.errors import CheckError, Reason, reject, require
 from checker.facts import Count, Hint, Result
@@ -309,7 +310,7 @@ def _replay_all(
         return replay(cert, model, progress, claims=claims).reports
     from checker import shard
 
-    tasks = shard.tasks(cert, paths[0], model.sha256, paths[1], sha, SHARDS)
+    tasks = shard.tasks(cert, paths[0], model.sha256, paths[1], sha, SHARDS)  # cert's semantics
 
     def ticked(results: Any) -> Any:
         for n, r in enumerate(results):
@@ -336,8 +337,8 @@ def check(
     """
     t0 = time.perf_counter()
     B.check_fp_environment()
-    model = load_model(model_path)
     raw, cert = read_certificate(cert_path)
+    model = float32.bind(load_model(model_path), cert.semantics)
     require(
         cert.task == TASK,
         Reason.TASK_MISMATCH,
@@ -398,7 +399,9 @@ def brute_trace(model: Model) -> Certificate:
         steps += [st(f"exp.{x}{h}", "exp", {"scores": f"{x}{h}"}, {}) for x in ("EQKE", "EQKP")]
     heads = {r: [f"{x}{h}" for h in hs] for r, x in _ROLES.items()}
     steps += [st(f"q{q}", "enumerate", {"eupu": "EU", **heads}, {"query": q}) for q in range(model.v)]  # fmt: skip  # noqa: E501
-    return Certificate(TASK, model.sha256, "real", "brute-force", fmpq(0), {}, tuple(steps))
+    return Certificate(
+        TASK, model.sha256, model.semantics, "brute-force", fmpq(0), {}, tuple(steps)
+    )
 
 
 def exact_accuracy(

@@ -45,6 +45,7 @@ def _scheduler_option(f):
     )(f)
 
 
+DEFAULT_EXP_ULP = "4"  # float32: covers the exps measured by exp-audit here (README)
 SMALL_MODEL = 1 << 22  # inputs: without --jobs, smaller models run in one process (< ~1 s)
 
 
@@ -219,18 +220,37 @@ def strategies(as_json):
 @click.option("--strategy", required=True, help="see `mechproof strategies`")
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--semantics",
+    type=click.Choice(["real", "float32"]),
+    default="real",
+    show_default=True,
+    help="the theorem's arithmetic: exact reals, or every float32 evaluation (docs/float32.md)",
+)
+@click.option(
+    "--exp-ulp",
+    default=DEFAULT_EXP_ULP,
+    show_default=True,
+    metavar="U",
+    help="float32: the exp's error bound in ulps, p or p/q (measure it: mechproof exp-audit)",
+)
 @_jobs_option
-def prove(model, strategy, out, as_json, jobs):
+def prove(model, strategy, out, as_json, semantics, exp_ulp, jobs):
     """Search for a proof and write a certificate (untrusted; `check` verifies it).
 
     --jobs shards brute force's per-query counting; the other strategies run in one process.
     """
+    from checker import float32
     from generators.strategies import REGISTRY, STRATEGIES, UnsupportedModel
 
     reg = STRATEGIES()
     if strategy not in reg:
         _fail(f"unknown strategy {strategy!r}; choose from {', '.join(sorted(reg))}", 2)
-    m = _load(model)
+    sem = "real" if semantics == "real" else f"float32:{exp_ulp}"
+    try:
+        m = float32.bind(_load(model), sem)
+    except CheckError as exc:
+        _fail(f"{model}: {exc.detail}", 2 if exc.reason.value == "cert-schema" else 1)
     t0 = time.perf_counter()
     bar = Bar()
     try:
@@ -254,6 +274,7 @@ def prove(model, strategy, out, as_json, jobs):
         "bound_float": float(proof.bound),
         "certificate": str(out),
         "certificate_bytes": size,
+        "semantics": sem,
         "seconds": round(time.perf_counter() - t0, 3),
         **proof.notes,
     }

@@ -212,6 +212,5 @@ class Trace:
     def proof(self, strategy: str, **notes: Any) -> Proof:
         """The finished certificate, claiming proven / v^k."""
         bound = Fraction(self.proven, self.model.total)
-        return Proof(
-            strategy, bound, self.steps, self.arrays, {"undecided": self.undecided, **notes}
-        )
+        notes = {"undecided": self.undecided, **notes}
+        return Proof(strategy, bound, self.steps, self.arrays, notes, self.model.semantics)

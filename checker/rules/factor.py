@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from checker import balls as B
+from checker import float32
 from checker.errors import Reason, require
 from checker.facts import Tensor
 from checker.model import Model
@@ -41,7 +42,8 @@ CLAIM: set[str] = set()
 
 
 def work(model: Model, cites: dict[str, Any], args: dict[str, Any]) -> int:
-    return (model.v + model.k + model.d) * model.d * (model.e + model.v)
+    f32 = float32.work(model) if args["name"] == "EU" and model.semantics != "real" else 0
+    return (model.v + model.k + model.d) * model.d * (model.e + model.v) + f32
 
 
 def _plus_row(a: B.Ball, row: Any) -> B.Ball:
@@ -63,7 +65,7 @@ def make(model: Model, name: str, h: int) -> B.Ball:
         return B.matmul(X(model.W_O[h]), X(model.W_U))
     E_q = _plus_row(X(model.W_E), model.W_pos[model.k - 1])
     bias = B.add(B.matmul(X(model.b_O[None, :]), X(model.W_U)), X(model.b_U[None, :]))
-    return B.add(B.matmul(E_q, X(model.W_U)), bias)
+    return float32.widen(model, B.add(B.matmul(E_q, X(model.W_U)), bias))
 
 
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> Tensor:
