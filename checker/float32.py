@@ -134,6 +134,7 @@ def deviation(model: Model, U: fmpq) -> F64:
     Rq = R[:, k - 1]
     inv_c, u2, uc = _up(1 / arb(e).sqrt()), _up(2 * U32 / (1 - U32)), _up((1 + U32) / (1 - U32))
     eU, mu, gk1 = _up(U * 2 * U32), _up(U * fmpq(1, 2**149)), _g(k - 1)
+    om = _up((1 + U32) / (1 - (k - 1) * U32 / (1 - (k - 1) * U32)) - 1 + k * fmpq(1, 2**150))
     att = np.zeros((v, v))
     zerr_y = np.zeros(v)
     Om, big = np.abs(model.b_O), float(np.max(R))
@@ -157,10 +158,15 @@ def deviation(model: Model, U: fmpq) -> F64:
         den = [(1 - arb(gk1)) * (1 - x - 2 * k * arb(mu)) for x in lam]
         al = B.upper(B.from_arb([(1 + x) * (1 + arb(u)) / z - 1 for x, z in zip(lam, den, strict=True)], (v,)))  # fmt: skip  # noqa: E501
         ta = B.upper(B.from_arb([2 * arb(mu) * (1 + arb(u)) / z + arb(ETA) / 2 for z in den], (v,)))  # fmt: skip  # noqa: E501
-        OU = _abs(B.matmul(X(model.W_O[i]), X(model.W_U)))  # [e, y]
-        ak = _s(al, _m(k, ta))  # [q] alpha + k tau
-        att = _s(att, _m(ak[:, None], _mm(Vx[None, :], OU)))  # attention reweighting
-        zerr = _s(dVx, _m(_g(k), _m(_s(1, ak.max()), Vx)), k * ETA)  # [e]
+        OUb = B.matmul(X(model.W_O[i]), X(model.W_U))  # [e, y]
+        OU, ak = _abs(OUb), _s(al, _m(k, ta))  # ak [q]: alpha + k tau
+        EVOU = B.matmul(B.matmul(X(model.W_E), X(model.W_V[i])), OUb)  # c_p = v_p . OU[:, y]
+        PVOU = B.matmul(B.add(B.matmul(X(model.W_pos), X(model.W_V[i])), X(model.b_V[i])), OUb)
+        hi = _s(B.upper(EVOU).max(0), B.upper(PVOU).max(0))  # [y] >= max_{t,p} c
+        lo = -_s(-B.lower(EVOU).min(0), -B.lower(PVOU).min(0))  # [y] <= min_{t,p} c
+        half, mid = B.upper(B.mul(B.sub(X(hi), X(lo)), X(0.5))), _abs(B.add(X(hi), X(lo)))
+        att = _s(att, _m(ak[:, None], half), _m(om, mid)[None, :])  # the weights' errors
+        zerr = _s(_m(_s(1, ak.max()), _s(dVx, _m(_g(k), Vx))), k * ETA)  # [e]
         zerr_y = _s(zerr_y, _mm(zerr[None, :], OU)[0])
         Om = _s(Om, _mm(_s(_m(_s(1, ak.max()), Vx), zerr)[None, :], np.abs(model.W_O[i]))[0])
     errO = _s(_m(_g(h * e + 1), Om), (h * e + 1) * ETA)  # Om includes |b_O|

@@ -34,7 +34,7 @@ from checker.cert import Certificate, Step, is_int, read_certificate
 from checker.errors import CheckError, Reason, reject, require
 from checker.facts import Count, Hint, Result
 from checker.model import TASK, Model, load_model
-from checker.rules import RULES
+from checker.rules import FLOAT32, RULES
 
 CHECKER_VERSION = "0.2.0"
 SHARDS = 8  # tasks a sharded replay is split into
@@ -199,6 +199,8 @@ def _run_step(st: Replay, step: Step, claims: bool) -> None:
     rule = RULES.get(step.rule)
     if rule is None:
         reject(Reason.UNKNOWN_RULE, f"certificate: no kernel rule {step.rule!r:.60}")
+    f32 = st.model.semantics == "real" or rule.NAME in FLOAT32
+    require(f32, Reason.UNSUPPORTED, f"{rule.NAME}: not admitted under float32 semantics")
     optional = {a[:-1] for a in rule.ARGS if a.endswith("?")}
     required = {a for a in rule.ARGS if not a.endswith("?")}
     require(

@@ -65,11 +65,8 @@ def _load(task: CheckTask) -> tuple[Model, Certificate, str]:
     model = float32.bind(load_model(task.model_path), task.semantics)
     raw, cert = read_certificate(task.cert_path) if task.cert_path else (b"", brute_trace(model))
     sha = hashlib.sha256(raw).hexdigest() if task.cert_path else "brute"
-    same = (model.sha256, sha, cert.semantics) == (
-        task.model_sha256,
-        task.cert_sha256,
-        task.semantics,
-    )
+    want = (task.model_sha256, task.cert_sha256, task.semantics)
+    same = (model.sha256, sha, cert.semantics) == want
     require(same, Reason.SHARD, "shard: the model or certificate is not the one the merge expects")
     return model, cert, sha
 

@@ -39,3 +39,10 @@ _SUBCUBIC = (rank1, max_row_diff, row_spread, score_gap, rank1_gap, wrong_values
 RULES: dict[str, ModuleType] = {
     m.NAME: m for m in (factor, matmul, exp, enumerate, value, margin, paired, cases, *_SUBCUBIC)
 }
+# Rules admitted under float32 semantics (checker.float32, "Use"): each either bounds an exact
+# real quantity of the model or takes the direct path only from the EU tensor of rule factor
+# (widened there by the float32 deviation).  A rule not listed is refused under float32:
+# list a new rule here only after checking that.
+FLOAT32 = frozenset(
+    m.NAME for m in (factor, matmul, exp, enumerate, value, margin, paired, cases, *_SUBCUBIC)
+)
