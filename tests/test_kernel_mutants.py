@@ -23,6 +23,7 @@ RULES = ("factor", "matmul", "exp", "enumerate", "value", "margin", "paired", "c
 TABLES = [TESTS / "rules" / f"test_{r}.py" for r in RULES] + [
     TESTS / "test_lemmas.py",
     TESTS / "test_loop.py",
+    TESTS / "test_float32.py",
 ]
 
 
