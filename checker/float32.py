@@ -16,8 +16,8 @@ residual add by u|r|; the score by sigma (dot, then the division by fl(sqrt(e)) 
 exp by U ulp <= U 2^-23 y + U 2^-149; so every weight a^_p = a_p (1 + theta) + t with
 |theta| <= alpha, |t| <= tau (alpha, tau below; needs lambda + 2k mu < 1/2, so that
 sigma < ln 1.5 and the sum of the exact weights is >= e^-sigma >= 1/2); the weighted value
-sum, the output projection, the residual add and the unembedding then as dot products.  Every bound here is a ball upper end, so delta
-holds for the model's exact weights.
+sum, the output projection, the residual add and the unembedding then as dot products.
+Every bound here is a ball upper end, so delta holds for the model's exact weights.
 
 **Use.**  Under ``float32:U`` rule ``factor`` widens every entry EU[q, y] of the direct path
 by delta[q, y] (:func:`widen`).  Every counting rule decides positivity for *every* point of
