@@ -117,21 +117,20 @@ def _mm(a: F64, b: F64) -> F64:
     return B.upper(B.matmul(B.exact(a), B.exact(b)))
 
 
-def _proj(model: Model, r: B.Ball, R: F64, W: F64, b: F64) -> tuple[F64, F64]:
-    """(>= |r W + b|, >= the error of fl(r^ W + b)) for residuals r of magnitude <= R whose
-    float32 values r^ err by <= u R (d + 1 terms: d products and the bias)."""
-    u, d, aW = _up(U32), model.d, np.abs(W)
-    mag = _abs(B.add(B.matmul(r, B.exact(W)), B.exact(b)))
-    dot = _s(_m(_g(d + 1), _s(_mm(_m(1 + u, R), aW), np.abs(b))), (d + 1) * ETA)
-    return mag, _s(_m(u, _mm(R, aW)), dot)
+def _proj(model: Model, mag: F64, RW: F64, b: F64) -> tuple[F64, F64]:
+    """(|r W + b| <= mag, >= the error of fl(r^ W + b)) for residuals r with |r| @ |W| <= RW
+    whose float32 values r^ err by <= u |r| (d + 1 terms: d products and the bias)."""
+    u, d = _up(U32), model.d
+    dot = _s(_m(_g(d + 1), _s(_m(1 + u, RW), np.abs(b))), (d + 1) * ETA)
+    return mag, _s(_m(u, RW), dot)
 
 
 def deviation(model: Model, U: fmpq) -> F64:
     """Return delta [v(q), v(y)]: Lemma F's bound on |l^_y - l_y| for inputs with query q."""
     X, u, (v, k, d, e, h) = B.exact, _up(U32), (model.v, model.k, model.d, model.e, model.h)
-    resid = B.add(X(model.W_E)[:, None, :], X(model.W_pos)[None, :, :])  # [t, p, d]
-    R = _abs(resid)
-    Rq = R[:, k - 1]
+    R = _abs(B.add(X(model.W_E)[:, None, :], X(model.W_pos)[None, :, :]))  # [t, p, d] |r|
+    resid = B.add(X(model.W_E), X(model.W_pos[k - 1])[None, :])  # [q, d] the query's row
+    Rq, R2 = R[:, k - 1], R.reshape(v * k, d)
     inv_c, u2, uc = _up(1 / arb(e).sqrt()), _up(2 * U32 / (1 - U32)), _up((1 + U32) / (1 - U32))
     eU, mu, gk1 = _up(U * 2 * U32), _up(U * fmpq(1, 2**149)), _g(k - 1)
     om = _up((1 + U32) / (1 - (k - 1) * U32 / (1 - (k - 1) * U32)) - 1 + k * fmpq(1, 2**150))
@@ -139,9 +138,16 @@ def deviation(model: Model, U: fmpq) -> F64:
     zerr_y = np.zeros(v)
     Om, big = np.abs(model.b_O), float(np.max(R))
     for i in range(h):
-        Qm, dQ = _proj(model, resid[:, k - 1], Rq, model.W_Q[i], model.b_Q[i])  # [q, e]
-        Km, dK = _proj(model, resid, R, model.W_K[i], model.b_K[i])  # [t, p, e]
-        Vm, dV = _proj(model, resid, R, model.W_V[i], model.b_V[i])
+        WQ, WK, WV = (np.abs(w[i]) for w in (model.W_Q, model.W_K, model.W_V))
+        qm = _abs(B.add(B.matmul(resid, X(model.W_Q[i])), X(model.b_Q[i])))
+        Qm, dQ = _proj(model, qm, _mm(Rq, WQ), model.b_Q[i])  # [q, e]
+        # keys and values at every (t, p): r W + b = E[t] W + (P[p] W + b)
+        tp = []
+        for W, aW, b in ((model.W_K[i], WK, model.b_K[i]), (model.W_V[i], WV, model.b_V[i])):
+            ew, pw = B.matmul(X(model.W_E), X(W)), B.add(B.matmul(X(model.W_pos), X(W)), X(b))
+            RW = _mm(R2, aW).reshape(v, k, e)
+            tp.append(_proj(model, _abs(B.add(ew[:, None, :], pw[None, :, :])), RW, b))
+        (Km, dK), (Vm, dV) = tp  # [t, p, e]
         Kx, dKx = _s(Km, dK).reshape(-1, e).max(0), dK.reshape(-1, e).max(0)
         Vx, dVx = _s(Vm, dV).reshape(-1, e).max(0), dV.reshape(-1, e).max(0)
         Wq = _mm(_s(Qm, dQ), Kx[:, None])[:, 0]  # [q] >= sum_i |q^_i| |k^_i|
@@ -180,7 +186,7 @@ def deviation(model: Model, U: fmpq) -> F64:
 def work(model: Model) -> int:
     """Elements of work for :func:`deviation` (checked before it runs)."""
     v, k, d, e, h = model.v, model.k, model.d, model.e, model.h
-    return 3 * h * (v * k * d * e * 4 + e * d * v + v * v) + 4 * v * d * v
+    return 8 * h * ((v + k) * d * e + v * k * d * e + v * v * e) + 4 * v * d * v
 
 
 def widen(model: Model, eu: B.Ball) -> B.Ball:

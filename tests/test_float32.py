@@ -215,7 +215,7 @@ def reference_deviation(m, U: Fraction) -> np.ndarray:
     ab = np.vectorize(abs, otypes=[object])
     E, P, WU = _fr(m.W_E), _fr(m.W_pos), _fr(m.W_U)
     resid = E[:, None, :] + P[None, :, :]
-    R, Rq = ab(resid), ab(resid[:, k - 1])
+    Rq = ab(resid[:, k - 1])
     sqrt_lo = Fraction(math.isqrt(e * 4**60), 2**60)  # <= sqrt(e)
     u2, uc, mu = 2 * u / (1 - u), (1 + u) / (1 - u), U * eta
     om = (1 + u) / (1 - g(k - 1)) - 1 + k * eta / 2
@@ -224,9 +224,11 @@ def reference_deviation(m, U: Fraction) -> np.ndarray:
     Om = ab(_fr(m.b_O))
     for i in range(h):
         out = {}
-        for name, r, RR in (("Q", resid[:, k - 1], Rq), ("K", resid, R), ("V", resid, R)):
+        for name in ("Q", "K", "V"):
             W, b = _fr(getattr(m, "W_" + name)[i]), _fr(getattr(m, "b_" + name)[i])
-            err = u * (RR @ ab(W)) + g(d + 1) * ((1 + u) * (RR @ ab(W)) + ab(b)) + (d + 1) * eta
+            r = resid[:, k - 1] if name == "Q" else resid
+            RW = ab(r) @ ab(W)
+            err = u * RW + g(d + 1) * ((1 + u) * RW + ab(b)) + (d + 1) * eta
             out[name] = (ab(r @ W + b), err)
         (Qm, dQ), (Km, dK), (Vm, dV) = out["Q"], out["K"], out["V"]
         Kx, dKx = (Km + dK).reshape(-1, e).max(0), dK.reshape(-1, e).max(0)
