@@ -176,8 +176,10 @@ def deviation(model: Model, U: fmpq) -> F64:
     errO = _s(_m(_g(h * e + 1), Om), (h * e + 1) * ETA)  # Om includes |b_O|
     post = _s(_m(1 + u, Rq), (Om + errO)[None, :])  # [q, d] >= |r^_q| + |o^|
     WU = np.abs(model.W_U)
-    errU = _s(_m(_g(d + 1), _s(_mm(_m(1 + u, post), WU), np.abs(model.b_U)[None, :])), (d + 1) * ETA)  # fmt: skip  # noqa: E501
-    out = _s(_mm(_m(u, Rq), WU), att, zerr_y[None, :], _mm(errO[None, :], WU), _mm(_m(u, post), WU), errU)  # fmt: skip  # noqa: E501
+    pWU, bU = _mm(post, WU), np.abs(model.b_U)[None, :]  # [q, y]
+    errU = _s(_m(_g(d + 1), _s(_m(1 + u, pWU), bU)), (d + 1) * ETA)
+    direct = _s(_mm(_m(u, Rq), WU), _mm(errO[None, :], WU), _m(u, pWU))
+    out = _s(direct, att, zerr_y[None, :], errU)
     big = max(big, *(float(np.max(x)) for x in (post, errU, out)))
     require(big < LIMIT, Reason.UNSUPPORTED, "float32: magnitudes too large to rule out overflow")
     return out

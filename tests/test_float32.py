@@ -350,12 +350,7 @@ MUTANTS = {
     "unembed-no-underflow": S.Mutant(
         float32,
         "deviation",
-        (
-            (
-                "np.abs(model.b_U)[None, :])), (d + 1) * ETA)",
-                "np.abs(model.b_U)[None, :])), 0 * ETA)",
-            ),
-        ),
+        (("bU)), (d + 1) * ETA)", "bU)), 0 * ETA)"),),
         (("closed-form-zero", "CLOSED FORM"),),
         "the unembedding's underflow term dropped",
     ),
