@@ -49,12 +49,15 @@ def _proofs_one(args: tuple[str, str]) -> dict:
     return row
 
 
-def _forward_one(path: str) -> dict:
+def _forward_one(args: tuple[str, str]) -> dict:
     from generators import float32_forward as F
 
+    path, impl = args
     model = F.load(path)
     row: dict = {"model": path}
     for name, fn in F.available().items():
+        if impl not in ("all", name):
+            continue
         t0 = time.perf_counter()
         kw = {"device": "cuda"} if name == "torch" and _cuda() else {}
         row[f"{name}_correct"], row["total"] = fn(model, **kw)
@@ -78,7 +81,8 @@ def _models(pattern: str) -> list[str]:
 def _run(fn, items, jobs: int, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a") as f, mp.get_context("spawn").Pool(jobs) as pool:
-        for n, row in enumerate(pool.imap_unordered(fn, items), 1):
+        rows = map(fn, items) if jobs == 1 else pool.imap_unordered(fn, items)
+        for n, row in enumerate(rows, 1):
             f.write(json.dumps(row) + "\n")
             f.flush()
             print(f"\r{n}/{len(items)} {row['model']}", end="", file=sys.stderr, flush=True)
@@ -97,7 +101,10 @@ def _read(path: Path) -> dict[str, dict]:
 def table(out: Path) -> str:
     """The markdown table (and a summary) from proofs.jsonl, forward.jsonl and the index."""
     index = {"zoo/" + r["path"]: r for r in json.loads((ROOT / "zoo/index.json").read_text())}
-    proofs, fwd = _read(out / "proofs.jsonl"), _read(out / "forward.jsonl")
+    proofs, fwd = _read(out / "proofs.jsonl"), {}
+    for part in sorted(out.glob("forward-*.jsonl")):
+        for key, row in _read(part).items():
+            fwd.setdefault(key, {}).update(row)
     lines = [
         "| model | real brute | float32 brute | loss | float32 forward (numpy) | "
         f"{CUBIC} real | float32 | loss |",
@@ -141,15 +148,17 @@ def main() -> int:
     ap.add_argument("--semantics", default="float32:4")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--impl", choices=["all", "numpy", "torch"], default="all")
     a = ap.parse_args()
     if a.phase == "proofs":
         done = _read(a.out / "proofs.jsonl")
         todo = [(m, a.semantics) for m in _models(a.models) if m not in done]
         _run(_proofs_one, todo, a.jobs, a.out / "proofs.jsonl")
     elif a.phase == "forward":
-        done = _read(a.out / "forward.jsonl")
-        todo = [m for m in _models(a.models) if m not in done]
-        _run(_forward_one, todo, a.jobs, a.out / "forward.jsonl")
+        out = a.out / f"forward-{a.impl}.jsonl"
+        done = _read(out)
+        todo = [(m, a.impl) for m in _models(a.models) if m not in done]
+        _run(_forward_one, todo, a.jobs, out)
     else:
         text, bad = table(a.out)
         (a.out / "TABLE.md").write_text(text + "\n")
