@@ -24,7 +24,7 @@ import support as S
 from flint import arb, ctx, fmpq
 from hypothesis import given
 from hypothesis import strategies as st
-from support import FAST, model_of, reason_of
+from support import FAST, model_of, reason_of, save
 
 from checker import CheckError, Reason, float32, kernel, load_model
 from checker.rules import FLOAT32, RULES
@@ -470,3 +470,34 @@ def test_zoo_differential_float32_forward():
     fwd, total = correct_numpy(m)
     real = kernel.exact_accuracy(float32.bind(m, "real"))[0]
     assert proven <= fwd and (real - proven) / total < 1e-4
+
+
+def test_cli_prove_float32_and_check(tmp_path):
+    """`prove --semantics float32 --exp-ulp U` writes a float32:U certificate; `check` names
+    the theorem; a malformed U or a float64 model is a clean error."""
+    import json
+    import subprocess
+    import sys
+
+    path, _ = f32_model(tmp_path, "tie", near_tie_weights())
+    cli = [sys.executable, "-m", "generators.cli"]
+    cert = tmp_path / "f.cert"
+    r = subprocess.run([*cli, "prove", str(path), "--strategy", "brute-force", "--out",
+                        str(cert), "--semantics", "float32", "--exp-ulp", "3/2", "--json"],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["semantics"] == "float32:3/2"
+    r = subprocess.run([*cli, "check", str(cert), "--model", str(path), "--json"],
+                       capture_output=True, text=True)  # fmt: skip
+    out = json.loads(r.stdout)
+    assert r.returncode == 0 and out["semantics"] == "float32:3/2" and out["proven"] == 1
+    assert "binary32" in out["theorem"] and "3/2 ulp" in out["theorem"]
+    bad = subprocess.run([*cli, "prove", str(path), "--strategy", "brute-force", "--out",
+                          str(cert), "--semantics", "float32", "--exp-ulp", "x"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "semantics" in bad.stderr
+    p64 = save(tmp_path, "m64", near_tie_weights())
+    r = subprocess.run([*cli, "prove", str(p64), "--strategy", "brute-force", "--out",
+                        str(cert), "--semantics", "float32"],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 1 and "float32 weights" in r.stderr and "Traceback" not in r.stderr
