@@ -501,3 +501,26 @@ def test_cli_prove_float32_and_check(tmp_path):
                         str(cert), "--semantics", "float32"],
                        capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 1 and "float32 weights" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sharded_check_keeps_the_semantics(tmp_path):
+    """The sharded replay (checker.shard) replays float32 certificates under float32: the
+    tasks carry the semantics and a shard under another semantics is refused."""
+    from checker import shard
+
+    class Serial:
+        map = staticmethod(map)
+
+    path, m = f32_model(tmp_path, "tie", near_tie_weights())
+    REGISTRY["brute-force"].prove(m).write(tmp_path / "b.cert", m.sha256)
+    assert kernel.check(tmp_path / "b.cert", path, pool=Serial()).proven == 1
+    raw, cert = kernel.read_certificate(tmp_path / "b.cert")
+    import hashlib
+
+    sha = hashlib.sha256(raw).hexdigest()
+    task = shard.tasks(cert, str(path), m.sha256, str(tmp_path / "b.cert"), sha, 2)[0]
+    assert task.semantics == "float32:4"
+    import dataclasses
+
+    wrong = dataclasses.replace(task, semantics="real")
+    assert reason_of(lambda: shard.check_shard(wrong)) == Reason.SHARD
