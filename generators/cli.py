@@ -537,5 +537,5 @@ def exp_audit(impl, jobs, sample, seed, as_json):
     else:
         for line in ea.report(res):
             click.echo(line)
-    if res.U is None:
+    if res.u is None:
         sys.exit(1)

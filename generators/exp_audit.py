@@ -218,7 +218,7 @@ def _correct(x: np.ndarray) -> np.ndarray:
     rest (none are expected: it needs exp(x) within 2^-40 of a float32 midpoint) go to arb.
     """
     out = np.zeros(x.shape, dtype=np.float32)
-    dom = x.astype(np.float64) > -150 * math.log(2) + 1e-9  # below: exp < 2^-150, rounds to 0
+    dom = x.view(np.uint32) < FLUSH_BITS  # x >= x_min; below, exp < 2^-150 rounds to 0
     xs = x[dom]
     y = reference_exp(xs)
     lo = (y * (1 - 2.0**-40)).astype(np.float32)
@@ -467,12 +467,12 @@ def _sample(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class AuditResult:
-    """The audit's findings.  ``U`` is None when some output is NaN or infinite.
+    """The audit's findings.  ``u`` (the U to state) is None when some output is NaN or infinite.
 
     ``worst_ulp`` is the computed maximum over the domain of |impl - ref| / ulp (ulp of a
     lower bound of exp(x)); ``worst_ulp_arb`` the same error at ``worst_x`` recomputed in arb;
     ``domain_bound`` and ``tail_bound`` are proved upper bounds of the error in each part;
-    ``U`` their maximum rounded up to a multiple of 1/1024.
+    ``u`` (the U to state) their maximum rounded up to a multiple of 1/1024.
     """
 
     impl: str
@@ -490,7 +490,7 @@ class AuditResult:
     nonfinite_x: float | None
     mono_breaks: int
     mono_x: float | None
-    U: Fraction | None
+    u: Fraction | None
     seconds: float
     jobs: int
     extra: dict[str, str] = field(default_factory=dict)
@@ -514,8 +514,8 @@ class AuditResult:
             "nonfinite_x": None if self.nonfinite_x is None else repr(self.nonfinite_x),
             "monotone_breaks": self.mono_breaks,
             "monotone_break_x": None if self.mono_x is None else repr(self.mono_x),
-            "U": None if self.U is None else float(self.U),
-            "U_exact": None if self.U is None else f"{self.U.numerator}/{self.U.denominator}",
+            "U": None if self.u is None else float(self.u),
+            "U_exact": None if self.u is None else f"{self.u.numerator}/{self.u.denominator}",
             "reference_eps": f"1/{REF_EPS.denominator}",
             "seconds": round(self.seconds, 3),
             "jobs": self.jobs,
@@ -664,7 +664,7 @@ def audit(
         nonfinite_x=_from_bits(nf_bits) if nonfinite else None,
         mono_breaks=mono,
         mono_x=_from_bits(mono_bits) if mono else None,
-        U=None if nonfinite else u_bound(db, tb),
+        u=None if nonfinite else u_bound(db, tb),
         seconds=time.perf_counter() - t0,
         jobs=jobs,
         extra={"numpy": np.__version__},
@@ -694,11 +694,11 @@ def report(r: AuditResult) -> list[str]:
         f"  reference: float64, relative error < 2^-45 (proved); {r.seconds:.1f} s, "
         f"{r.jobs} job{'s' if r.jobs > 1 else ''}",
     ]
-    if r.U is None:
+    if r.u is None:
         lines.append("no U: the implementation returns NaN or infinity for some x <= 0")
     else:
         lines.append(
-            f"U = {r.U.numerator}/{r.U.denominator} = {float(r.U)!r} ulp"
+            f"U = {r.u.numerator}/{r.u.denominator} = {float(r.u)!r} ulp"
             + ("" if r.exhaustive else "  (from a sample: NOT a bound)")
         )
     return lines
