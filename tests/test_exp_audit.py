@@ -50,6 +50,14 @@ def test_ulp32_at_and_below_powers_of_two():
         assert ea.ulp32(np.array([y]))[0] == 2.0**-149
 
 
+def test_ulp_below_never_exceeds_the_true_ulp():
+    """Within REF_EPS above a power of two, exp(x) may lie below it: the smaller ulp is used."""
+    assert ea.ulp_below(np.array([1.0]))[0] == 2.0**-24
+    assert ea.ulp_below(np.array([1.0 + 2.0**-50]))[0] == 2.0**-24
+    assert ea.ulp_below(np.array([1.0 + 2.0**-30]))[0] == 2.0**-23
+    assert ea.ulp_below(np.array([2.0**-126]))[0] == 2.0**-149
+
+
 def test_flush_threshold_and_domain_size():
     """x_min is the last float32 with exp(x) > 2^-150; the next one down is in the tail."""
     assert ea.FLUSH_BITS == 0xC2CFF1B5
@@ -211,6 +219,25 @@ def test_exhaustive_block_range_matches_sample_mode():
     direct = ea.arb_ulp_error(x, float(np.exp(_f32([x]))[0]))
     assert abs(float(direct) - r.worst) < 1e-6
     assert r.rest <= r.worst
+
+
+@pytest.mark.parametrize("window", [1e-4, 0.5])
+def test_block_candidates_cover_every_input_near_the_maximum(monkeypatch, window):
+    """Every input off the candidate list has computed error <= rest <= every candidate's,
+    with few candidates (1e-4) and with the CAND_MAX cap in force (0.5: thousands)."""
+    monkeypatch.setattr(ea, "CAND_WINDOW", window)
+    lo = ea._bits(-3.0)
+    bits = np.arange(lo, lo + ea.BLOCK, dtype=np.uint32)
+    r = ea.measure_block(ea._numpy, bits)
+    x = bits.view(np.float32)
+    ref = ea.reference_exp(x)
+    err = np.abs(np.exp(x).astype(np.float64) - ref) / ea.ulp_below(ref)
+    inside = {b for b, _, _ in r.cands}
+    assert r.cands[0][2] == err.max() == r.worst
+    others = err[[int(b) not in inside for b in bits]]
+    assert others.max() <= r.rest <= min(e for _, _, e in r.cands)
+    n_near = int(np.sum(err >= err.max() - window))
+    assert len(inside) == min(n_near, ea.CAND_MAX) and (window == 1e-4) == (n_near <= ea.CAND_MAX)
 
 
 def test_u_bound_rounds_up_to_a_multiple_of_1_1024():
