@@ -242,7 +242,7 @@ def _round_arb(x: float) -> np.float32:
     """exp(x) correctly rounded to float32, decided in arb (raises if 1000 bits cannot)."""
     e = exp_arb(x, 1000)
     cand = np.float32(float(e.mid()))
-    for c in (np.nextafter(cand, np.float32(0)), cand, np.nextafter(cand, np.float32(1))):
+    for c in (np.nextafter(cand, np.float32(0)), cand, np.nextafter(cand, np.float32(np.inf))):
         below = np.nextafter(c, np.float32(0))
         above = np.nextafter(c, np.float32(np.inf))
         lo_mid = (float(below) + float(c)) / 2  # exact in float64
