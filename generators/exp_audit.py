@@ -481,6 +481,7 @@ class AuditResult:
     lower bound of exp(x)); ``worst_ulp_arb`` the same error at ``worst_x`` recomputed in arb;
     ``domain_bound`` and ``tail_bound`` are proved upper bounds of the error in each part;
     ``u`` (the U to state) their maximum rounded up to a multiple of 1/1024.
+    ``tail_worst_x``: where the tail's largest output is (None when every output is 0).
     """
 
     impl: str
@@ -493,7 +494,7 @@ class AuditResult:
     domain_bound: Fraction
     tail_bound: Fraction
     tail_ok: bool
-    tail_worst_x: float
+    tail_worst_x: float | None
     nonfinite: int
     nonfinite_x: float | None
     mono_breaks: int
@@ -517,7 +518,7 @@ class AuditResult:
             "domain_bound": float(self.domain_bound),
             "tail_bound": float(self.tail_bound),
             "tail_ok": self.tail_ok,
-            "tail_worst_x": repr(self.tail_worst_x),
+            "tail_worst_x": None if self.tail_worst_x is None else repr(self.tail_worst_x),
             "nonfinite": self.nonfinite,
             "nonfinite_x": None if self.nonfinite_x is None else repr(self.nonfinite_x),
             "monotone_breaks": self.mono_breaks,
@@ -672,7 +673,7 @@ def audit(
         domain_bound=db,
         tail_bound=tb,
         tail_ok=tail_ok,
-        tail_worst_x=_from_bits(tl.worst_bits) if tl else math.nan,
+        tail_worst_x=_from_bits(tl.worst_bits) if tl and tl.worst > 0 else None,
         nonfinite=nonfinite,
         nonfinite_x=_from_bits(nf_bits) if nonfinite else None,
         mono_breaks=mono,

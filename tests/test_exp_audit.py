@@ -132,6 +132,7 @@ def test_control_correct_measures_at_most_half():
     assert r.worst_ulp > 0.49  # the sample includes -2^-25, 2^-51 from a midpoint
     assert r.u == Fraction(1, 2)
     assert r.tail_ok and r.nonfinite == 0 and r.mono_breaks == 0
+    assert r.tail_worst_x is None  # every tail output is 0
 
 
 def test_perturbed_by_three_ulps_measures_at_least_three():
@@ -174,6 +175,7 @@ def test_tail_violation_is_reported_and_counted_in_u():
 
     r = ea.audit("tail", sample=1000, impl_fn=tail_too_big)
     assert not r.tail_ok and r.tail_bound == 4 and r.u == 4
+    assert r.tail_worst_x is not None and r.tail_worst_x < ea.X_MIN
 
 
 def test_tail_of_tiny_outputs_is_bounded_below_one():
