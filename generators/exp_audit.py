@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
@@ -292,7 +292,7 @@ class ChunkResult:
     bound); ``first``/``last`` the outputs at the chunk ends (for monotonicity across chunks),
     ``first_bits`` where it starts.  ``cands``: the inputs whose computed error is within
     CAND_WINDOW of the maximum (at most CAND_MAX, largest first); every other input's computed
-    error is at most ``rest``.
+    error is at most ``rest``.  ``cpu``: process CPU seconds spent (set by run_task).
     Tail: ``worst`` the largest output (times 2^149), ``worst_bits`` where; ``deepest_nonzero``
     the most negative x (largest bit pattern) with a nonzero output, or -1.
     """
@@ -311,6 +311,7 @@ class ChunkResult:
     deepest_nonzero: int = -1
     cands: tuple[Candidate, ...] = ()
     rest: float = 0.0
+    cpu: float = 0.0
 
 
 def measure_block(impl: Impl, bits: np.ndarray) -> ChunkResult:
@@ -411,6 +412,7 @@ def merge(parts: Iterable[ChunkResult]) -> ChunkResult | None:
             first_bits=acc.first_bits,
             cands=cands,
             rest=rest,
+            cpu=acc.cpu + p.cpu,
             deepest_nonzero=max(acc.deepest_nonzero, p.deepest_nonzero),
         )
     return acc
@@ -434,13 +436,14 @@ def _pieces(spec: tuple[int, int] | np.ndarray) -> Iterator[np.ndarray]:
 def run_task(task: Task, impl: Impl | None = None) -> ChunkResult:
     """Measure one task (module level, so worker processes can run it): the named
     implementation (or ``impl``, in this process) on a range or array of bit patterns."""
+    t0 = time.process_time()
     name, kind, spec = task
     fn = IMPLS[name] if impl is None else impl
     measure = measure_block if kind == "domain" else measure_tail
     res = merge(measure(fn, b) for b in _pieces(spec))
     if res is None:  # pragma: no cover - tasks are never empty
         raise ValueError("empty task")
-    return res
+    return replace(res, cpu=time.process_time() - t0)
 
 
 def _split(ranges: Iterable[BitRange], size: int) -> list[tuple[int, int]]:
@@ -482,6 +485,8 @@ class AuditResult:
     ``domain_bound`` and ``tail_bound`` are proved upper bounds of the error in each part;
     ``u`` (the U to state) their maximum rounded up to a multiple of 1/1024.
     ``tail_worst_x``: where the tail's largest output is (None when every output is 0).
+    ``cpu_seconds``: CPU time of the measuring tasks summed over workers (wall time depends
+    on the load; this does not, much).
     """
 
     impl: str
@@ -501,6 +506,7 @@ class AuditResult:
     mono_x: float | None
     u: Fraction | None
     seconds: float
+    cpu_seconds: float
     jobs: int
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -527,6 +533,7 @@ class AuditResult:
             "U_exact": None if self.u is None else f"{self.u.numerator}/{self.u.denominator}",
             "reference_eps": f"1/{REF_EPS.denominator}",
             "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
             "jobs": self.jobs,
             **self.extra,
         }
@@ -680,6 +687,7 @@ def audit(
         mono_x=_from_bits(mono_bits) if mono else None,
         u=None if nonfinite else u_bound(db, tb),
         seconds=time.perf_counter() - t0,
+        cpu_seconds=d.cpu + (tl.cpu if tl else 0.0),
         jobs=jobs,
         extra={"numpy": np.__version__},
     )
@@ -706,7 +714,7 @@ def report(r: AuditResult) -> list[str]:
         "  monotone: "
         + ("yes" if not r.mono_breaks else f"NO, {r.mono_breaks:,} rises, first at {r.mono_x!r}"),
         f"  reference: float64, relative error < 2^-45 (proved); {r.seconds:.1f} s, "
-        f"{r.jobs} job{'s' if r.jobs > 1 else ''}",
+        f"{r.jobs} job{'s' if r.jobs > 1 else ''}, {r.cpu_seconds:.1f} CPU s in the tasks",
     ]
     if r.u is None:
         lines.append("no U: the implementation returns NaN or infinity for some x <= 0")
@@ -715,4 +723,9 @@ def report(r: AuditResult) -> list[str]:
             f"U = {r.u.numerator}/{r.u.denominator} = {float(r.u)!r} ulp"
             + ("" if r.exhaustive else "  (from a sample: NOT a bound)")
         )
+        if r.exhaustive:
+            lines.append(
+                "  for the float32 theorem: mechproof prove MODEL --strategy S "
+                f"--semantics float32 --exp-ulp {r.u.numerator}/{r.u.denominator}"
+            )
     return lines
