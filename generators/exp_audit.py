@@ -42,8 +42,13 @@ REF_EPS = Fraction(1, 2**45)  # proven relative error bound of reference_exp (ch
 U_QUANTUM = Fraction(1, 1024)  # U is rounded up to a multiple of this
 TINY = 2.0**-149  # the smallest positive float32 (subnormal)
 TASK = 1 << 22  # bit patterns per worker task
-CAND_WINDOW = 2.0**-16  # ulps: inputs this close to a maximum are re-decided in arb
-CAND_MAX = 32  # candidates kept per block and per merge (the rest are bounded by ``rest``)
+# Inputs whose computed error is within CAND_WINDOW of the maximum are re-decided in arb.
+# 2^-19 is twice the reference's 2^-21 (REF_EPS 2^24) with room for the float64 roundings: an
+# input left out then has domain_bound(err) below the arb error at the maximum, so the bound is
+# the exact error there (a correctly rounded exp gets U = 1/2).
+CAND_WINDOW = 2.0**-19
+BLOCK_CANDS = 256  # candidates kept per block (more: the rest raise ``rest``, still sound)
+CAND_MAX = 8192  # candidates kept per merge (correct rounding has ~4,300 within the window)
 BLOCK = 1 << 16  # bit patterns per vectorised block inside a task (fits in L2)
 
 
@@ -291,8 +296,9 @@ class ChunkResult:
     Domain: ``worst``/``worst_bits`` the computed max of |impl - ref| / ulp32(ref lower
     bound); ``first``/``last`` the outputs at the chunk ends (for monotonicity across chunks),
     ``first_bits`` where it starts.  ``cands``: the inputs whose computed error is within
-    CAND_WINDOW of the maximum (at most CAND_MAX, largest first); every other input's computed
-    error is at most ``rest``.  ``cpu``: process CPU seconds spent (set by run_task).
+    CAND_WINDOW of the maximum (at most BLOCK_CANDS per block, CAND_MAX after a merge; largest
+    first); every other input's computed error is at most ``rest``.  ``cpu``: process CPU
+    seconds spent (set by run_task).
     Tail: ``worst`` the largest output (times 2^149), ``worst_bits`` where; ``deepest_nonzero``
     the most negative x (largest bit pattern) with a nonzero output, or -1.
     """
@@ -327,8 +333,8 @@ def measure_block(impl: Impl, bits: np.ndarray) -> ChunkResult:
     i = int(np.argmax(err))
     near = np.flatnonzero(err >= err[i] - CAND_WINDOW)
     near = near[np.argsort(-err[near], kind="stable")]
-    cands = tuple((int(bits[k]), float(out[k]), float(err[k])) for k in near[:CAND_MAX])
-    rest = float(err[near[CAND_MAX]]) if len(near) > CAND_MAX else float(err[i]) - CAND_WINDOW
+    cands = tuple((int(bits[k]), float(out[k]), float(err[k])) for k in near[:BLOCK_CANDS])
+    rest = float(err[near[BLOCK_CANDS]]) if len(near) > BLOCK_CANDS else float(err[i]) - CAND_WINDOW
     bad = np.flatnonzero(~ok)
     # increasing bit patterns of negative floats mean decreasing x: outputs must not go up
     ups = np.flatnonzero(np.diff(out) > 0)
@@ -587,6 +593,25 @@ def arb_ulp_error(x: float, out: float) -> Fraction:
     return _upper(abs(e - out) / b)
 
 
+def decide_domain(d: ChunkResult) -> tuple[Fraction, float]:
+    """(proved bound of the domain error, arb error at ``d.worst_bits``) for merged domain
+    results: the candidates are re-decided in arb, every other input is bounded through
+    ``rest`` (:func:`domain_bound`).  Raise ArithmeticError if arb finds a candidate's error
+    above the bound its computed error implies: the reference would be wrong."""
+    db = domain_bound(d.rest)
+    err_arb = math.inf
+    for b, out, err in d.cands:
+        if not math.isfinite(out):
+            continue
+        e = arb_ulp_error(_from_bits(b), out)
+        if e > domain_bound(err):  # the reference broke its bound: refuse to print a U
+            raise ArithmeticError(f"arb error {float(e)} at bits {b:#x} exceeds its bound")
+        db = max(db, e)
+        if b == d.worst_bits:
+            err_arb = float(e)
+    return db, err_arb
+
+
 def audit(
     impl: str = "numpy",
     jobs: int = 1,
@@ -654,19 +679,8 @@ def audit(
     )
     nonfinite = d.nonfinite + (tl.nonfinite if tl else 0)
     nf_bits = d.nonfinite_bits if d.nonfinite else (tl.nonfinite_bits if tl else -1)
-    # re-decide the inputs near the maximum in arb; every other one is bounded via ``rest``
     worst_x = _from_bits(d.worst_bits)
-    err_arb = math.inf
-    db = domain_bound(d.rest)
-    for b, out, err in d.cands:
-        if not math.isfinite(out):
-            continue
-        e = arb_ulp_error(_from_bits(b), out)
-        if e > domain_bound(err):  # the reference broke its bound: refuse to print a U
-            raise ArithmeticError(f"arb error {float(e)} at bits {b:#x} exceeds its bound")
-        db = max(db, e)
-        if b == d.worst_bits:
-            err_arb = float(e)
+    db, err_arb = decide_domain(d)
     tb = tail_bound(tl)
     tail_ok = tl is None or (tl.nonfinite == 0 and tl.worst <= 1.0)
     return AuditResult(

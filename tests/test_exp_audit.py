@@ -226,7 +226,7 @@ def test_exhaustive_block_range_matches_sample_mode():
 @pytest.mark.parametrize("window", [1e-4, 0.5])
 def test_block_candidates_cover_every_input_near_the_maximum(monkeypatch, window):
     """Every input off the candidate list has computed error <= rest <= every candidate's,
-    with few candidates (1e-4) and with the CAND_MAX cap in force (0.5: thousands)."""
+    with few candidates (1e-4) and with the BLOCK_CANDS cap in force (0.5: thousands)."""
     monkeypatch.setattr(ea, "CAND_WINDOW", window)
     lo = ea._bits(-3.0)
     bits = np.arange(lo, lo + ea.BLOCK, dtype=np.uint32)
@@ -239,7 +239,20 @@ def test_block_candidates_cover_every_input_near_the_maximum(monkeypatch, window
     others = err[[int(b) not in inside for b in bits]]
     assert others.max() <= r.rest <= min(e for _, _, e in r.cands)
     n_near = int(np.sum(err >= err.max() - window))
-    assert len(inside) == min(n_near, ea.CAND_MAX) and (window == 1e-4) == (n_near <= ea.CAND_MAX)
+    assert len(inside) == min(n_near, ea.BLOCK_CANDS)
+    assert (window == 1e-4) == (n_near <= ea.BLOCK_CANDS)
+
+
+def test_correct_over_2_24_consecutive_inputs_proves_exactly_half():
+    """Exhaustive on [-8, -2): ~60 inputs lie within the reference's slack (2^-21) of 1/2;
+    each is re-decided in arb, so the bound is below 1/2 and U = 1/2 exactly."""
+    lo = ea._bits(-2.0)
+    r = ea.run_task(("correct", "domain", (lo, lo + (1 << 24))))
+    assert r.count == 1 << 24 and r.mono_breaks == 0 and len(r.cands) > 32
+    db, at_worst = ea.decide_domain(r)
+    assert r.worst < 0.5 and at_worst < 0.5 and db < Fraction(1, 2)
+    assert ea.domain_bound(r.worst) > Fraction(1, 2)  # without arb, 513/1024
+    assert ea.u_bound(db, Fraction(1, 2)) == Fraction(1, 2)
 
 
 def test_u_bound_rounds_up_to_a_multiple_of_1_1024():
