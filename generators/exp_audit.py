@@ -477,9 +477,15 @@ def _sample(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     dom = rng.integers(0x80000000, FLUSH_BITS, size=n, dtype=np.uint64).astype(np.uint32)
     tail = rng.integers(FLUSH_BITS, NEG_INF_BITS + 1, size=max(n // 8, 1), dtype=np.uint64)
     edges = edge_bits()
-    dom = np.union1d(dom, edges[edges < FLUSH_BITS])
-    tail = np.union1d(tail.astype(np.uint32), edges[edges >= FLUSH_BITS])
-    return dom.astype(np.uint32), tail.astype(np.uint32)
+    return _sorted_set(dom, edges[edges < FLUSH_BITS]), _sorted_set(
+        tail, edges[edges >= FLUSH_BITS]
+    )
+
+
+def _sorted_set(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted union of two arrays of bit patterns, as uint32 (sort and drop repeats)."""
+    s = np.sort(np.concatenate([a.astype(np.uint32), b.astype(np.uint32)]))
+    return s[np.concatenate([[True], s[1:] != s[:-1]])]
 
 
 @dataclass(frozen=True)
