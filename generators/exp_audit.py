@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -52,6 +53,18 @@ CAND_MAX = 8192  # candidates kept per merge (correct rounding has ~4,300 within
 BLOCK = 1 << 16  # bit patterns per vectorised block inside a task (fits in L2)
 
 
+@contextmanager
+def _prec(bits: int = 200) -> Iterator[None]:
+    """Run arb at ``bits`` of precision (every arb operation rounds to the current one)."""
+    from flint import ctx
+
+    old, ctx.prec = ctx.prec, bits
+    try:
+        yield
+    finally:
+        ctx.prec = old
+
+
 def _bits(x: float) -> int:
     return int(np.array([x], dtype=np.float32).view(np.uint32)[0])
 
@@ -66,10 +79,9 @@ def _first_flushed_bits() -> int:
     ``-150 ln 2`` is irrational, so no float32 equals it; arb decides on which side each
     candidate lies (the balls are far narrower than a float32 ulp).
     """
-    from flint import arb, ctx
+    from flint import arb
 
-    old, ctx.prec = ctx.prec, 200
-    try:
+    with _prec():
         t = -150 * arb.const_log2()
         b = _bits(float(t.mid()))  # within one ulp; step to the exact neighbour
         while arb(_from_bits(b)) > t:  # x above the threshold: move down (bits up)
@@ -79,8 +91,6 @@ def _first_flushed_bits() -> int:
         if not (arb(_from_bits(b)) < t < arb(_from_bits(b - 1))):
             raise ArithmeticError("flush threshold not separated")  # pragma: no cover
         return b
-    finally:
-        ctx.prec = old
 
 
 FLUSH_BITS = _first_flushed_bits()  # 0xC2CFF1B5: x = -103.97208..., exp(x) < 2^-150
@@ -103,10 +113,9 @@ X_MIN = _from_bits(FLUSH_BITS - 1)  # the most negative input in the domain
 def _constants() -> tuple[float, float, float, np.ndarray, tuple[float, ...]]:
     """(C = 32/ln2, L1, L2, T[j] = 2^(j/32) for j < 32, Taylor coefficients 1/k!, k <= 6),
     each a float64 computed from a 200-bit arb ball; their actual errors enter the bound."""
-    from flint import arb, ctx, fmpq
+    from flint import arb, fmpq
 
-    old, ctx.prec = ctx.prec, 200
-    try:
+    with _prec():
         ln2 = arb.const_log2()
         c = float((32 / ln2).mid())
         l1 = math.floor(float((ln2 / 32 * 2**30).mid())) / 2**30  # exact: 25-bit integer/2^30
@@ -114,8 +123,6 @@ def _constants() -> tuple[float, float, float, np.ndarray, tuple[float, ...]]:
         table = np.array([float((arb(2) ** fmpq(j, 32)).mid()) for j in range(32)])
         coef = tuple(float(Fraction(1, math.factorial(k))) for k in range(7))
         return c, l1, l2, table, coef
-    finally:
-        ctx.prec = old
 
 
 C32, L1, L2, T32, COEF = _constants()
@@ -157,10 +164,9 @@ def reference_error_bound() -> Fraction:
        T_hat p_hat rounds once (u); scaling by 2^m is exact (results >= 2^-151 are normal
        float64).  Total: (1 + eT)(1 + u)(1 + t3) - 1; the lower side is no worse.
     """
-    from flint import arb, ctx, fmpq
+    from flint import arb, fmpq
 
-    old, ctx.prec = ctx.prec, 200
-    try:
+    with _prec():
         u = arb(U64)
         ln2 = arb.const_log2()
         slack = 104 * (abs(arb(C32) - 32 / ln2) + arb(C32) * u)
@@ -180,10 +186,7 @@ def reference_error_bound() -> Fraction:
             for j, t in enumerate(T32)
         )
         eps = (1 + e_t) * (1 + u) * (1 + t3) - 1
-        man, exp = eps.upper().man_exp()
-        return Fraction(int(man)) * Fraction(2) ** int(exp)
-    finally:
-        ctx.prec = old
+        return _upper(eps)
 
 
 def ulp32(y: np.ndarray) -> np.ndarray:
@@ -202,14 +205,12 @@ def ulp_below(ref: np.ndarray) -> np.ndarray:
 
 
 def exp_arb(x: float, prec: int = 200):
-    """exp(x) as an arb ball (the slow reference the fast one is tested against)."""
-    from flint import arb, ctx
+    """exp(x) as an arb ball (the slow reference the fast one is tested against).  NB: work
+    on the ball under ``_prec`` too; at the default 53 bits every operation rounds."""
+    from flint import arb
 
-    old, ctx.prec = ctx.prec, prec
-    try:
+    with _prec(prec):
         return arb(x).exp()
-    finally:
-        ctx.prec = old
 
 
 # --- Implementations -------------------------------------------------------------------------
@@ -245,7 +246,11 @@ def _correct(x: np.ndarray) -> np.ndarray:
 
 def _round_arb(x: float) -> np.float32:
     """exp(x) correctly rounded to float32, decided in arb (raises if 1000 bits cannot)."""
-    e = exp_arb(x, 1000)
+    with _prec(1000):
+        return _round_arb_ball(exp_arb(x, 1000), x)
+
+
+def _round_arb_ball(e, x: float) -> np.float32:
     cand = np.float32(float(e.mid()))
     for c in (np.nextafter(cand, np.float32(0)), cand, np.nextafter(cand, np.float32(np.inf))):
         below = np.nextafter(c, np.float32(0))
@@ -577,13 +582,15 @@ def tail_bound(res: ChunkResult | None) -> Fraction:
     if res is None or res.worst == 0:
         return Fraction(1, 2)
     if res.worst == 1.0:
-        e = exp_arb(_from_bits(res.deepest_nonzero)) * 2**149
-        man, ex = e.lower().man_exp()
+        with _prec():
+            e = exp_arb(_from_bits(res.deepest_nonzero)) * 2**149
+            man, ex = e.lower().man_exp()
         return max(Fraction(1, 2), 1 - Fraction(int(man)) * Fraction(2) ** int(ex))
     return Fraction(res.worst)
 
 
 def _upper(ball) -> Fraction:
+    """The upper end of an arb ball, exactly (call under ``_prec``: upper() rounds up)."""
     man, ex = ball.upper().man_exp()
     return Fraction(int(man)) * Fraction(2) ** int(ex)
 
@@ -591,12 +598,15 @@ def _upper(ball) -> Fraction:
 def arb_ulp_error(x: float, out: float) -> Fraction:
     """An upper bound of |out - exp(x)| / ulp(exp(x)) from a 200-bit arb ball (exact to
     ~2^-150 relative), for one input with exp(x) >= 2^-150.  The slow reference."""
-    e = exp_arb(x)
-    b = float(ulp32(np.array([float(e.mid())]))[0])
-    bottom, top = (0.0, 2.0**-126) if b == TINY else (b * 2.0**23, b * 2.0**24)
-    if not (e.lower() >= bottom and e.upper() < top):  # pragma: no cover - never at 200 bits
-        raise ArithmeticError(f"exp({x!r}) straddles a binade")
-    return _upper(abs(e - out) / b)
+    with _prec():
+        e = exp_arb(x)
+        b0 = float(ulp32(np.array([float(e.mid())]))[0])  # float() may round up to 2^k
+        for b in (b0, b0 / 2) if b0 > TINY else (b0,):
+            # ulp 2^-149 covers the subnormals and the binade [2^-126, 2^-125) alike
+            bottom, top = (0.0, 2.0**-125) if b == TINY else (b * 2.0**23, b * 2.0**24)
+            if e.lower() >= bottom and e.upper() < top:
+                return _upper(abs(e - out) / b)
+    raise ArithmeticError(f"exp({x!r}) straddles a binade")  # pragma: no cover - 200-bit balls
 
 
 def decide_domain(d: ChunkResult) -> tuple[Fraction, float]:

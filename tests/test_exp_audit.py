@@ -125,6 +125,26 @@ def test_correct_matches_arb_rounding():
     assert [float(g) for g in got] == [float(w) for w in want]
 
 
+def test_arb_ulp_error_in_every_binade():
+    """The slow reference at the correctly rounded value is at most 1/2 in every binade of the
+    result, the subnormals and [2^-126, 2^-125) (ulp 2^-149 in both) included."""
+    x = np.concatenate([_edge_domain_x(), _f32(-np.linspace(0, 103.97, 3000))])
+    for a, c in zip(x, ea._correct(x), strict=True):
+        assert ea.arb_ulp_error(float(a), float(c)) <= Fraction(1, 2)
+    x = _f32([-87.2211, -86.7, -87.3, -88.0, -100.0])  # exp in [2^-126, 2^-125) and below
+    for a, c in zip(x, ea._correct(x), strict=True):
+        assert ea.arb_ulp_error(float(a), float(c)) <= Fraction(1, 2)
+
+
+def test_arb_ulp_error_is_tight():
+    """At x = -2^-25, exp(x) = 1 - 2^-25 + 2^-51 - ..., 2^-51 above the midpoint 1 - 2^-25:
+    the correct rounding 1.0 is off by 1/2 - 2^-27 + O(2^-50) ulps of 2^-24.  Rounding the arb
+    work to 53 bits would add ~2^-29."""
+    e = ea.arb_ulp_error(-(2.0**-25), 1.0)
+    assert abs(e - (Fraction(1, 2) - Fraction(1, 2**27))) < Fraction(1, 2**45)
+    assert ea._correct(_f32([-(2.0**-25)]))[0] == 1.0
+
+
 def test_control_correct_measures_at_most_half():
     r = ea.audit("correct", sample=20000, seed=1)
     assert not r.exhaustive
