@@ -305,7 +305,8 @@ class ChunkResult:
     first); every other input's computed error is at most ``rest``.  ``cpu``: process CPU
     seconds spent (set by run_task).
     Tail: ``worst`` the largest output (times 2^149), ``worst_bits`` where; ``deepest_nonzero``
-    the most negative x (largest bit pattern) with a nonzero output, or -1.
+    the most negative x (largest bit pattern) with a nonzero output, or -1; ``odd`` how many
+    finite outputs are neither 0 nor 2^-149.
     """
 
     kind: str
@@ -323,6 +324,7 @@ class ChunkResult:
     cands: tuple[Candidate, ...] = ()
     rest: float = 0.0
     cpu: float = 0.0
+    odd: int = 0
 
 
 def measure_block(impl: Impl, bits: np.ndarray) -> ChunkResult:
@@ -373,14 +375,16 @@ def _keep(cands: Iterable[Candidate], rest: float) -> tuple[tuple[Candidate, ...
 
 def measure_tail(impl: Impl, bits: np.ndarray) -> ChunkResult:
     """Measure ``impl`` on tail inputs (bit patterns in :data:`TAIL`, ascending): every output
-    must be 0 or 2^-149 (exp(x) < 2^-150 there).  ``worst`` is the largest output / 2^-149."""
+    must be 0 or 2^-149 (exp(x) < 2^-150 there).  ``worst`` is the largest |output| / 2^-149,
+    ``odd`` the number of finite outputs that are neither 0 nor 2^-149."""
     x = bits.view(np.float32)
     out = np.asarray(impl(x), dtype=np.float32)
     ok = np.isfinite(out)
     bad = np.flatnonzero(~ok)
-    scaled = np.where(ok, out.astype(np.float64) / TINY, 0.0)
+    scaled = np.where(ok, np.abs(out.astype(np.float64)) / TINY, 0.0)
     i = int(np.argmax(scaled))
     nz = np.flatnonzero(out != 0)
+    odd = int(np.sum(ok & (out != 0) & (out != np.float32(TINY))))
     ups = np.flatnonzero(np.diff(out) > 0)
     return ChunkResult(
         kind="tail",
@@ -395,6 +399,7 @@ def measure_tail(impl: Impl, bits: np.ndarray) -> ChunkResult:
         last=float(out[-1]),
         first_bits=int(bits[0]),
         deepest_nonzero=int(bits[nz[-1]]) if len(nz) else -1,
+        odd=odd,
     )
 
 
@@ -424,6 +429,7 @@ def merge(parts: Iterable[ChunkResult]) -> ChunkResult | None:
             cands=cands,
             rest=rest,
             cpu=acc.cpu + p.cpu,
+            odd=acc.odd + p.odd,
             deepest_nonzero=max(acc.deepest_nonzero, p.deepest_nonzero),
         )
     return acc
@@ -575,18 +581,19 @@ def domain_bound(measured: float) -> Fraction:
 def tail_bound(res: ChunkResult | None) -> Fraction:
     """Upper bound of |impl - exp| / ulp(exp) = |o - exp| 2^149 over the tail.
 
-    All outputs 0: < 1/2 (exp < 2^-150).  Largest output 2^-149: at most 1 - exp(x_d) 2^149,
-    x_d the most negative input with a nonzero output (exp is increasing).  Larger outputs v:
-    |v - exp| < v.
+    All outputs 0: < 1/2 (exp < 2^-150).  All in {0, 2^-149}: at most 1 - exp(x_d) 2^149,
+    x_d the most negative input with a nonzero output (exp is increasing).  Any other output
+    v (``odd``): |v - exp| <= |v| + exp < (|v| 2^149 + 1/2) ulps.
     """
     if res is None or res.worst == 0:
         return Fraction(1, 2)
-    if res.worst == 1.0:
-        with _prec():
-            e = exp_arb(_from_bits(res.deepest_nonzero)) * 2**149
-            man, ex = e.lower().man_exp()
-        return max(Fraction(1, 2), 1 - Fraction(int(man)) * Fraction(2) ** int(ex))
-    return Fraction(res.worst)
+    if res.odd:
+        return Fraction(res.worst) + Fraction(1, 2)
+    # every output is 0 or 2^-149, and some are 2^-149
+    with _prec():
+        e = exp_arb(_from_bits(res.deepest_nonzero)) * 2**149
+        man, ex = e.lower().man_exp()
+    return max(Fraction(1, 2), 1 - Fraction(int(man)) * Fraction(2) ** int(ex))
 
 
 def _upper(ball) -> Fraction:
@@ -698,7 +705,7 @@ def audit(
     worst_x = _from_bits(d.worst_bits)
     db, err_arb = decide_domain(d)
     tb = tail_bound(tl)
-    tail_ok = tl is None or (tl.nonfinite == 0 and tl.worst <= 1.0)
+    tail_ok = tl is None or (tl.nonfinite == 0 and tl.odd == 0)
     return AuditResult(
         impl=impl,
         exhaustive=sample is None,

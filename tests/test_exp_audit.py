@@ -194,8 +194,18 @@ def test_tail_violation_is_reported_and_counted_in_u():
         return y
 
     r = ea.audit("tail", sample=1000, impl_fn=tail_too_big)
-    assert not r.tail_ok and r.tail_bound == 4 and r.u == 4
+    assert not r.tail_ok and r.tail_bound == Fraction(9, 2) and r.u == Fraction(9, 2)
     assert r.tail_worst_x is not None and r.tail_worst_x < ea.X_MIN
+
+
+def test_negative_tail_output_is_a_violation():
+    def negative_tail(x):
+        y = ea._correct(x)
+        y[x < ea.X_MIN] = -np.float32(2.0**-149)
+        return y
+
+    r = ea.audit("neg", sample=1000, impl_fn=negative_tail)
+    assert not r.tail_ok and r.tail_bound == Fraction(3, 2)
 
 
 def test_tail_of_tiny_outputs_is_bounded_below_one():
