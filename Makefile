@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 MODEL ?= zoo/k4/seed050.safetensors
 AUDIT_BUDGET ?= 300
 
-.PHONY: install test test-slow test-all demo lint audit bench bench-parallel cubic-table compare-v1 zoo zoo-exact zoo-k5-exact clean float32-table
+.PHONY: install test test-slow test-all demo lint audit bench bench-parallel cubic-table compare-v1 zoo zoo-exact zoo-k5-exact exp-audit clean float32-table
 
 install: $(STAMP)
 
@@ -70,6 +70,9 @@ zoo-exact: $(STAMP)
 
 zoo-k5-exact: $(STAMP)
 	$(BIN)/python -m generators.zoo --out zoo --exact-sharded --jobs 2
+
+exp-audit: $(STAMP)
+	$(BIN)/mechproof exp-audit
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

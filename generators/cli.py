@@ -522,3 +522,41 @@ def frontier(models, out, strategies, jobs):
             f"{s['strategy']:<34} {s['family']:<12} n={s['models']:<4} "
             f"bound/acc {s['mean']:.4f} ± {s['std']:.4f}  ops {s['ops']:.3g}"
         )
+
+
+@main.command("exp-audit")
+@click.option(
+    "--impl",
+    type=click.Choice(["numpy", "math", "correct", "torch"]),
+    default="numpy",
+    show_default=True,
+    help="numpy: np.exp on float32; math: math.exp rounded to float32; correct: correctly "
+    "rounded (a control); torch: torch.exp on CPU (where installed)",
+)
+@click.option("--jobs", type=click.IntRange(1), default=None, help="worker processes [all cores]")
+@click.option(
+    "--sample",
+    type=click.IntRange(1),
+    default=None,
+    help="N random inputs plus the edge cases instead of all of them (NOT exhaustive)",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="sampling seed")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def exp_audit(impl, jobs, sample, seed, as_json):
+    """Worst ulp error of a float32 exp over every float32 x <= 0 a softmax can give it,
+    against a proven float64 reference; prints the U to state (DESIGN.md §9)."""
+    from generators import exp_audit as ea
+    from generators.parallel import default_jobs
+
+    if not ea.available(impl):
+        _fail(f"--impl {impl}: not importable here (pip install {impl})", 2)
+    bar = Bar()
+    res = ea.audit(impl, jobs or default_jobs(), sample, seed, bar)
+    bar.finish()
+    if as_json:
+        click.echo(json.dumps(res.to_json()))
+    else:
+        for line in ea.report(res):
+            click.echo(line)
+    if res.u is None:
+        sys.exit(1)
