@@ -163,6 +163,16 @@ class Trace:
         args = {"a": self.array(f"a.{tag}", a, "f8"), "b": self.array(f"b.{tag}", b, "f8")}
         return self.step("rank1", f"R.{tag}", {"factor": factor}, args)
 
+    def low_rank(
+        self, a: str, b: str, transpose_b: bool, p: np.ndarray, sid: str, diag: bool = False
+    ) -> str:
+        """Rule ``low-rank``: the product a @ b (b^T) enclosed from a rank-r split with hint
+        P = Q = ``p`` [n, r] (``diag``: its diagonal exactly)."""
+        args = {"transpose_b": transpose_b, "p": self.array(f"p.{sid}", p, "f8"), "q": f"p.{sid}"}
+        if diag:
+            args["diag"] = True
+        return self.step("low-rank", sid, {"a": a, "b": b}, args)
+
     def max_row_diff(self, a: str, b: str, transpose_b: bool, sid: str) -> str:
         return self.step("max-row-diff", sid, {"a": a, "b": b}, {"transpose_b": transpose_b})
 

@@ -23,6 +23,7 @@ from checker.rules import (
     exp,
     factor,
     gap_cases,
+    lowrank,
     margin,
     matmul,
     max_row_diff,
@@ -36,6 +37,6 @@ from checker.rules import (
 )
 
 _SUBCUBIC = (rank1, max_row_diff, row_spread, score_gap, rank1_gap, wrong_values, gap_cases)
-RULES: dict[str, ModuleType] = {
-    m.NAME: m for m in (factor, matmul, exp, enumerate, value, margin, paired, cases, *_SUBCUBIC)
-}
+_SUBCUBIC2 = (lowrank,)
+_ALL = (factor, matmul, exp, enumerate, value, margin, paired, cases, *_SUBCUBIC, *_SUBCUBIC2)
+RULES: dict[str, ModuleType] = {m.NAME: m for m in _ALL}

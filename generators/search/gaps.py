@@ -107,3 +107,15 @@ def _scan(
         best = np.maximum(best, got)
         counts.append(got)
     return np.array(counts)
+
+
+def inner_basis(a: np.ndarray, b: np.ndarray, r: int) -> np.ndarray:
+    """Return P [n, r] (orthonormal columns, float) spanning the inner directions that carry
+    the top r singular terms of A @ B (A [rows, n], B [n, c]): P = orth(A^T U_r).
+
+    Complexity: O((rows + c) n^2) (SVD of A, then of the n x c core S V^T B; A @ B is never
+    formed).  Untrusted hint for rule ``low-rank``; uncounted."""
+    Ua, Sa, Vat = np.linalg.svd(a, full_matrices=False)
+    Um = np.linalg.svd(Sa[:, None] * (Vat @ b), full_matrices=False)[0]
+    P = np.linalg.qr(Vat.T @ (Sa[:, None] * Um[:, :r]))[0]
+    return np.ascontiguousarray(P[:, :r])

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from checker import Model
-from generators.search.gaps import choose_gaps, directions
+from generators.search.gaps import choose_gaps, directions, inner_basis
 from generators.strategies import UnsupportedModel
 from generators.trace import Progress, Proof, Trace
 
@@ -119,3 +119,74 @@ class Subcubic:
 
 CONFIGS = [Subcubic(d, a, g) for g in GAPS for d in DIRECT for a in ATTENTION]
 CONFIGS += [Subcubic(d, a, "search", near=True) for d in DIRECT for a in ATTENTION]
+
+
+@dataclass(frozen=True)
+class LowRank:
+    """No v x v product through d or e anywhere: EU, EVOU and EQKE are each enclosed by rule
+    ``low-rank`` (a rank-r split u w plus a Cauchy-Schwarz residual ball, O((v + v) e r + v^2 r)
+    each) instead of formed (O(v^2 d), O(v^2 e)); then ``wrong-values``, ``score-gap`` and
+    ``gap-cases`` as for ``subcubic-{direct}-eqke``, on the enclosures.  The direct path is the
+    product of the factors E = [E_q | 1] and U = [W_U ; bias] (rule ``factor``).
+
+    Complexity: O(v d e + v e r + v^2 r) for the tables (r = the largest rank, a constant),
+    O(v^2 k) for ``wrong-values``, O(v^2) per query (``paired``: O(v^3) in all) or O(v) per
+    query (``split``: O(v^2 k) in all) for the cases; no O(v^2 d) or O(v^2 e) term.  Hints
+    (directions by SVDs of the factors, O(v e^2); gaps by the kernel's own lemma) are
+    untrusted and uncounted.  Precondition: one head."""
+
+    direct: str = "split"  # paired | split
+    ranks: tuple[int, int, int] = (2, 6, 1)  # EU, EVOU, EQKE
+    near: bool = True
+    family: str = "subcubic"
+
+    @property
+    def name(self) -> str:
+        r = "-".join(map(str, self.ranks))
+        return f"subcubic-{self.direct}-lowrank-{r}" + ("-near" if self.near else "")
+
+    @property
+    def doc(self) -> str:
+        eu, ev, qk = self.ranks
+        near = " and near cases" if self.near else ""
+        return (
+            f"gap cases (gap per (query, max)){near}; {DIRECT[self.direct]}; no v x v product "
+            f"through d: EU, EVOU, EQKE enclosed from ranks {eu}, {ev}, {qk} + Cauchy-Schwarz "
+            "residuals"
+        )
+
+    def prove(self, model: Model, progress: Progress | None = None) -> Proof:
+        if model.h != 1:
+            raise UnsupportedModel(f"strategy {self.name} needs a one-head model (use brute-force)")
+        from checker.facts import Hint
+        from checker.rules import RULES
+
+        t = Trace(model)
+        e_, u_ = t.factor("E"), t.factor("U")
+        eq, ek, pk, ev, pv, ou = (t.factor(n, 0) for n in ("EQ", "EK", "PK", "EV", "PV", "OU"))
+        mid = {x: t.results[x].ball.mid for x in (e_, u_, eq, ek, ev, ou)}  # type: ignore[union-attr]
+        n = {x: mid[x].shape[1] for x in (e_, eq, ev)}
+        r_eu, r_ev, r_qk = (min(r, n[x]) for r, x in zip(self.ranks, (e_, ev, eq), strict=True))
+        eu = t.low_rank(e_, u_, False, inner_basis(mid[e_], mid[u_], r_eu), "EU")
+        evou = t.low_rank(ev, ou, False, inner_basis(mid[ev], mid[ou], r_ev), "EVOU0", True)
+        pvou = t.matmul(pv, ou, sid="PVOU0")
+        f = t.exp(t.matmul(eq, pk, True, sid="EQKP0"))
+        values = t.wrong_values(evou, pvou)
+        s = t.low_rank(eq, ek, True, inner_basis(mid[eq], mid[ek].T, r_qk), "EQKE0")
+        cites = {"eupu": t.results[eu], "values": t.results[values], "f": t.results[f]}
+
+        def gap_of(g: np.ndarray):  # type: ignore[no-untyped-def]
+            return RULES["score-gap"].apply(model, {"scores": t.results[s]}, {"gap": Hint("g", g)}, None)  # fmt: skip  # noqa: E501
+
+        gap = choose_gaps(model, gap_of, cites, self.direct, "search", near=self.near)
+        sg = t.score_gap(s, gap)
+        residual = float(np.max(t.results[s].ball.rad)) * 2  # type: ignore[union-attr]
+        for q in range(model.v):
+            t.gap_cases(eu, values, sg, f, q, self.direct, self.near)
+            if progress is not None:
+                progress(f"prove {self.name}", 1, model.v)
+        return t.proof(self.name, residual=residual, attention="lowrank")
+
+
+LOWRANK = [(1, 4, 1), (2, 6, 2), (2, 8, 2), (4, 8, 2), (4, 12, 2)]
+CONFIGS += [LowRank(d, r) for d in DIRECT for r in LOWRANK]
