@@ -164,17 +164,34 @@ class Trace:
         return self.step("rank1", f"R.{tag}", {"factor": factor}, args)
 
     def low_rank(
-        self, a: str, b: str, transpose_b: bool, p: np.ndarray, sid: str, diag: bool = False
-    ) -> str:
+        self, a: str, b: str, transpose_b: bool, p: np.ndarray, sid: str, diag: bool = False,
+        residual: str = "cs",
+    ) -> str:  # fmt: skip
         """Rule ``low-rank``: the product a @ b (b^T) enclosed from a rank-r split with hint
         P = Q = ``p`` [n, r] (``diag``: its diagonal exactly)."""
         args = {"transpose_b": transpose_b, "p": self.array(f"p.{sid}", p, "f8"), "q": f"p.{sid}"}
         if diag:
             args["diag"] = True
+        if residual != "cs":
+            args["residual"] = residual
         return self.step("low-rank", sid, {"a": a, "b": b}, args)
 
-    def max_row_diff(self, a: str, b: str, transpose_b: bool, sid: str) -> str:
-        return self.step("max-row-diff", sid, {"a": a, "b": b}, {"transpose_b": transpose_b})
+    def spectral(
+        self, a: str, b: str, transpose_b: bool, lam: float, chol: np.ndarray, sid: str
+    ) -> str:
+        """Rule ``spectral``: a RowSpread of a @ b (b^T) from ||B||_2 <= sqrt(lam), certified by
+        the Cholesky factor ``chol`` of lam I - B B^T."""
+        args = {"transpose_b": transpose_b, "lam": self.array(f"lam.{sid}", np.array([lam]), "f8"),
+                "chol": self.array(f"chol.{sid}", chol, "f8")}  # fmt: skip
+        return self.step("spectral", sid, {"a": a, "b": b}, args)
+
+    def max_row_diff(
+        self, a: str, b: str, transpose_b: bool, sid: str, two_max: bool = False
+    ) -> str:
+        args: dict[str, Any] = {"transpose_b": transpose_b}
+        if two_max:
+            args["abs"] = True
+        return self.step("max-row-diff", sid, {"a": a, "b": b}, args)
 
     def row_spread(self, m: str, sid: str) -> str:
         return self.step("row-spread", sid, {"m": m}, {})

@@ -32,11 +32,12 @@ from checker.rules import (
     rank1_gap,
     row_spread,
     score_gap,
+    spectral,
     value,
     wrong_values,
 )
 
 _SUBCUBIC = (rank1, max_row_diff, row_spread, score_gap, rank1_gap, wrong_values, gap_cases)
-_SUBCUBIC2 = (lowrank,)
+_SUBCUBIC2 = (lowrank, spectral)
 _ALL = (factor, matmul, exp, enumerate, value, margin, paired, cases, *_SUBCUBIC, *_SUBCUBIC2)
 RULES: dict[str, ModuleType] = {m.NAME: m for m in _ALL}

@@ -2,7 +2,8 @@
 
 Cites ``a`` (Tensor A [rows, n]) and ``b`` (Tensor B [n, c], or B^T with ``transpose_b``);
 args ``p``, ``q`` (f8 [n, r], 1 <= r <= n, hints found by search), ``diag`` (optional bool:
-a square product's diagonal computed exactly, O(rows n)).  Result: Tensor with the
+a square product's diagonal computed exactly, O(rows n)), ``residual`` (optional: ``cs``, the
+default, or ``mrd``).  Result: Tensor with the
 meaning of ``A @ B`` (the meaning ``matmul`` would give it; ``E[0] @ U[0]`` is ``EU``,
 facts.SAME) enclosing AB, in O((rows + c) n r + rows c r) instead of O(rows n c): with r < n
 no rows x c product through n.
@@ -16,8 +17,12 @@ makes R_A, R_B large.  By Cauchy-Schwarz |(R_A R_B)[i, j]| <= alpha_i beta_j wit
 ||row i of R_A||_2, beta_j = ||column j of R_B||_2.  So AB[i, j] lies in the ball u w +/-
 alpha_i beta_j.  Balls: every product is a ball product, alpha^2 and beta^2 are upper ends of
 ball sums of ball squares, their square roots are taken in arb (balls.from_arb), so the
-exact product lies in every entry's ball.  With ``diag``, entry (i, i) is instead the ball
-dot product of row i of A and column i of B (also an enclosure of the same real number).
+exact product lies in every entry's ball.  **Residual ``mrd``** (the paper's max-row-diff on
+a subproduct, cross terms exact): (R_A R_B)[i, j] = sum_k R_A[i, k] R_B[k, j] lies in
+[sum_k min(R_A[i, k] lo_k, R_A[i, k] hi_k), sum_k max(...)] with lo_k, hi_k the least and
+largest entry of row k of R_B (a product is extreme at an end), O(rows n + n c).
+With ``diag``, entry (i, i) is instead the ball dot product of row i of A and column i of B
+(also an enclosure of the same real number).
 NB: the hints enter only through R_A, R_B, u and w, which the kernel computes itself.
 """
 
@@ -37,6 +42,7 @@ NAME = "low-rank"
 LEMMA = "AB = u w + R_A R_B exactly (rank-r split), |(R_A R_B)_ij| <= |R_A,i| |R_B,j|"
 CITES: dict[str, Any] = {"a": Tensor, "b": Tensor}
 ARGS: dict[str, Any] = {"transpose_b": "bool", "p": "f8", "q": "f8", "diag?": "bool"}
+ARGS |= {"residual?": ("cs", "mrd")}
 CLAIM: set[str] = set()
 
 
@@ -67,13 +73,26 @@ def _norms(x: B.Ball, axis: int) -> B.Ball:
     return B.from_arb([arb(s).sqrt() for s in sq.tolist()], sq.shape)
 
 
-def enclose(a: B.Ball, bb: B.Ball, p: Any, q: Any) -> B.Ball:
+def _range(ra: B.Ball, rb: B.Ball) -> B.Ball:
+    """Balls [rows, c] containing R_A R_B from per-row ranges (residual ``mrd``)."""
+    ends = [B.from_bounds(x, x)[None, :] for x in (B.lower(B.min(rb, 1)), B.upper(B.max(rb, 1)))]
+    lo = np.minimum(*(B.lower(B.mul(ra, x)) for x in ends))
+    hi = np.maximum(*(B.upper(B.mul(ra, x)) for x in ends))
+    B.charge(2 * lo.size)
+    lo, hi = B.lower(B.sum(B.from_bounds(lo, lo), 1)), B.upper(B.sum(B.from_bounds(hi, hi), 1))
+    shape = (ra.shape[0], rb.shape[1])
+    return B.from_bounds(np.broadcast_to(lo[:, None], shape), np.broadcast_to(hi[:, None], shape))
+
+
+def enclose(a: B.Ball, bb: B.Ball, p: Any, q: Any, mode: str = "cs") -> B.Ball:
     """Return a ball containing A @ B for every A in a, B in bb (the lemma above)."""
     P, Qt = B.exact(p), B.exact(np.ascontiguousarray(q.T))
     w = B.matmul(Qt, bb)  # [r, c]
     ra = B.sub(a, B.matmul(B.matmul(a, P), Qt))  # [rows, n]
     rb = B.sub(bb, B.matmul(P, w))  # [n, c]
     u = B.matmul(B.add(a, ra), P)  # [rows, r]
+    if mode == "mrd":
+        return B.add(B.matmul(u, w), _range(ra, rb))
     rad = B.upper(B.mul(_norms(ra, 1)[:, None], _norms(rb, 0)[None, :]))
     return B.add(B.matmul(u, w), B.Ball(np.zeros_like(rad), rad))
 
@@ -81,7 +100,7 @@ def enclose(a: B.Ball, bb: B.Ball, p: Any, q: Any) -> B.Ball:
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> Tensor:
     a, bb, _ = _operands(cites, args)
     mean = product(cites["a"].meaning, cites["b"].meaning, args["transpose_b"])
-    out = enclose(a, bb, args["p"].array, args["q"].array)
+    out = enclose(a, bb, args["p"].array, args["q"].array, args.get("residual", "cs"))
     if args.get("diag", False):
         dg, i = B.sum(B.mul(a, bb.T), 1), np.arange(a.shape[0])
         mid, rad = out.mid.copy(), out.rad.copy()

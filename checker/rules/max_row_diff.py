@@ -9,6 +9,8 @@ B[k, j]) <= sum_k |A[r, k]| (max_i' B[k, i'] - min_j' B[k, j']) for every i, j, 
 B[k, i] - B[k, j] lies in [-s_k, s_k] with s_k the spread of row k of B.  Balls: |x| <=
 |mid| + rad; the spread is the upper end of (max - min) of balls (balls.max / balls.min); the
 final sum is a ball product of the nonnegative upper ends, whose upper end is taken.
+**Mode ``abs``** (the paper's "2 max |.|"): s_k <= 2 max_i |B[k, i]| replaces the spread of
+row k (max - min <= 2 max |.|): looser, kept for the compounding comparison.
 NB: the split point of a longer product chain is chosen by which tensors the certificate
 multiplies first (``matmul`` steps), not by this rule.
 """
@@ -27,7 +29,7 @@ from checker.model import Model
 NAME = "max-row-diff"
 LEMMA = "max_i (AB)_ri - min_j (AB)_rj <= sum_k |A_rk| (max_i B_ki - min_j B_kj)"
 CITES: dict[str, Any] = {"a": Tensor, "b": Tensor}
-ARGS: dict[str, Any] = {"transpose_b": "bool"}
+ARGS: dict[str, Any] = {"transpose_b": "bool", "abs?": "bool"}
 CLAIM: set[str] = set()
 
 
@@ -50,9 +52,11 @@ def work(model: Model, cites: dict[str, Any], args: dict[str, Any]) -> int:
     return 4 * (a.mid.size + bb.mid.size)
 
 
-def spread(a: B.Ball, bb: B.Ball) -> Any:
+def spread(a: B.Ball, bb: B.Ball, two_max: bool = False) -> Any:
     """Return rho[r] >= max_i (XY)[r, i] - min_j (XY)[r, j] for all X in a, Y in bb."""
     s = B.upper(B.sub(B.max(bb, 1), B.min(bb, 1)))  # [n] spreads of the rows of B
+    if two_max:  # max - min <= 2 max |.| (doubling a float is exact)
+        s = 2 * B.upper(B.max(B.Ball(np.abs(bb.mid), bb.rad), 1))
     abs_a = B.upper(B.Ball(np.abs(a.mid), a.rad))  # >= |x| for x in a
     prod = B.matmul(B.from_bounds(abs_a, abs_a), B.from_bounds(s, s)[:, None])
     return B.upper(prod)[:, 0]
@@ -60,4 +64,4 @@ def spread(a: B.Ball, bb: B.Ball) -> Any:
 
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> RowSpread:
     a, bb, mean = _operands(cites, args)
-    return RowSpread(mean, spread(a, bb))
+    return RowSpread(mean, spread(a, bb, bool(args.get("abs", False))))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from checker import Model
-from generators.search.gaps import choose_gaps, directions, inner_basis
+from generators.search.gaps import choose_gaps, directions, inner_basis, spectral_hint
 from generators.strategies import UnsupportedModel
 from generators.trace import Progress, Proof, Trace
 
@@ -35,6 +35,13 @@ ATTENTION = {
     "eqke": "exact EQKE (O(v^2 e)) and prefix-max score gaps",
     "rank1-exact": "rank-1 size direction, residual formed exactly (O(v^2 e))",
     "rank1-mrd": "rank-1 size direction, residual by max-row-diff (no v^2 e attention term)",
+}
+RESIDUAL = {  # further attention-error handlings, for the compounding comparison
+    "rank1-2max": "rank-1 size direction, residual by 2 max|.| (O(v e))",
+    "rank1-svd": "rank-1 size direction, residual by a certified spectral norm (O(v e^2))",
+    "rank1-sub-mrd": "rank-1 peeled off EQ and EK, cross terms exact, max-row-diff on the rest",
+    "rank1-cs": "rank-1 peeled off EQ and EK, cross terms exact, Cauchy-Schwarz residual",
+    "rank2-cs": "rank-2 split of EQ EK^T, cross terms exact, Cauchy-Schwarz residual",
 }
 GAPS = {
     "search": "gap per (query, max) searched",
@@ -64,7 +71,7 @@ class Subcubic:
     def doc(self) -> str:
         near = " and near cases (one token between m - g and m)" if self.near else ""
         gaps = f"gap cases ({GAPS[self.gaps]}){near}"
-        return f"{gaps}; {DIRECT[self.direct]}; {ATTENTION[self.attention]}"
+        return f"{gaps}; {DIRECT[self.direct]}; {(ATTENTION | RESIDUAL)[self.attention]}"
 
     def prove(self, model: Model, progress: Progress | None = None) -> Proof:
         if model.h != 1:
@@ -83,8 +90,14 @@ class Subcubic:
         def run(rule: str, cite: dict[str, str], args: dict[str, object]):  # type: ignore[no-untyped-def]
             return RULES[rule].apply(model, {r: t.results[c] for r, c in cite.items()}, args, None)
 
-        if self.attention == "eqke":
-            s = t.matmul(eq, ek, True, sid="EQKE0")
+        if self.attention in ("eqke", "rank1-sub-mrd", "rank1-cs", "rank2-cs"):
+            if self.attention == "eqke":
+                s = t.matmul(eq, ek, True, sid="EQKE0")
+            else:  # rule low-rank: EQKE enclosed, never formed
+                EQ, EK = t.results[eq].ball.mid, t.results[ek].ball.mid
+                P = inner_basis(EQ, EK.T, 2 if self.attention == "rank2-cs" else 1)
+                mode = "mrd" if self.attention == "rank1-sub-mrd" else "cs"
+                s = t.low_rank(eq, ek, True, P, "EQKE0", residual=mode)
 
             def gap_of(g: np.ndarray):  # type: ignore[no-untyped-def]
                 return run("score-gap", {"scores": s}, {"gap": Hint("g", g)})
@@ -97,8 +110,11 @@ class Subcubic:
             r = t.rank1(eq, a, b, "q")
             if self.attention == "rank1-exact":
                 spread = t.row_spread(t.matmul(r, ek, True, sid="RK"), "spread")
+            elif self.attention == "rank1-svd":
+                lam, chol = spectral_hint(EK.T)
+                spread = t.spectral(r, ek, True, lam, chol, "spread")
             else:
-                spread = t.max_row_diff(r, ek, True, "spread")
+                spread = t.max_row_diff(r, ek, True, "spread", self.attention == "rank1-2max")
             ha, hb = Hint("a.q", t.arrays["a.q"]), Hint("b.q", t.arrays["b.q"])
 
             def gap_of(g: np.ndarray):  # type: ignore[no-untyped-def]
@@ -108,7 +124,9 @@ class Subcubic:
             gap = choose_gaps(model, gap_of, cites, self.direct, self.gaps, near=self.near)
             sg = t.rank1_gap(eq, ek, spread, "q", gap)
         residual = 0.0
-        if self.attention != "eqke":
+        if self.attention in ("rank1-sub-mrd", "rank1-cs", "rank2-cs"):  # residual widths
+            residual = 2 * float(np.max(t.results["EQKE0"].ball.rad))  # type: ignore[union-attr]
+        elif self.attention != "eqke":
             residual = float(np.max(t.results[spread].rho))  # type: ignore[union-attr]
         for q in range(model.v):
             t.gap_cases(eu, values, sg, f, q, self.direct, self.near)
@@ -119,6 +137,7 @@ class Subcubic:
 
 CONFIGS = [Subcubic(d, a, g) for g in GAPS for d in DIRECT for a in ATTENTION]
 CONFIGS += [Subcubic(d, a, "search", near=True) for d in DIRECT for a in ATTENTION]
+CONFIGS += [Subcubic(d, a) for d in DIRECT for a in RESIDUAL]
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from checker.facts import Hint, Tensor
 from checker.rules import factor, lowrank
 
 
-def _apply(a, b, p, q, t=False, diag=False, names=("A", "B")):
-    cites = {"a": Tensor(names[0], a), "b": Tensor(names[1], b)}
+def _apply(a, b, p, q, t=False, diag=False, mode="cs"):
+    cites = {"a": Tensor("A", a), "b": Tensor("B", b)}
     args = {"transpose_b": t, "p": Hint("p", np.asarray(p, float)),
-            "q": Hint("q", np.asarray(q, float)), "diag": diag}  # fmt: skip
+            "q": Hint("q", np.asarray(q, float)), "diag": diag, "residual": mode}  # fmt: skip
     return lowrank.apply(None, cites, args, None)
 
 
@@ -44,13 +44,17 @@ def check_closed_form(tmp=None) -> None:
     d = _apply(a, b, e1, e1, diag=True).ball
     assert d.mid[1, 1] == 4 and d.rad[1, 1] <= 1e-12 and d.mid[0, 0] == 1, f"LOWRANK: diag {d}"
     assert _near(d.rad[0, 1], 2), f"LOWRANK: diag changed an off-diagonal entry {d}"
+    # residual mrd: rows of R_B range over [0, 0] and [0, 1], so row i of R_A R_B lies in
+    # [0, 2] and [0, 4]: mid [[2, 1], [5, 2]], radius [[1, 1], [2, 2]]
+    m = _apply(a, b, e1, e1, mode="mrd").ball
+    assert _near(m.mid, [[2, 1], [5, 2]]) and _near(m.rad, [[1, 1], [2, 2]]), f"LOWRANK: mrd {m}"
 
 
 def test_closed_form():
     check_closed_form()
 
 
-def check_points(a, b, fa, fb, p, q, t, diag) -> None:
+def check_points(a, b, fa, fb, p, q, t, diag, modes=("cs", "mrd")) -> None:
     """LOWRANK: for exact points X in a, Y in b the exact product X Y (X Y^T) lies in the
     enclosure (zero tolerance, fmpq)."""
     pts = []
@@ -61,9 +65,9 @@ def check_points(a, b, fa, fb, p, q, t, diag) -> None:
     Xs, Ys = pts
     Yc = [list(c) for c in zip(*Ys, strict=True)] if not t else Ys  # columns of the right factor
     prod = [[sum(x * y for x, y in zip(row, col, strict=True)) for col in Yc] for row in Xs]
-    res = _apply(a, b, p, q, t, diag).ball
-    bad = S.outside(res, prod)
-    assert not bad, f"LOWRANK: the exact product escapes the enclosure at {bad[:3]}"
+    for mode in modes:
+        bad = S.outside(_apply(a, b, p, q, t, diag, mode).ball, prod)
+        assert not bad, f"LOWRANK: the exact product escapes the {mode} enclosure at {bad[:3]}"
 
 
 @S.FAST
@@ -180,6 +184,10 @@ MUTANTS = {
     "lowrank-norm-mid": S.Mutant(
         lowrank, "_norms", (("B.mul(x, x)", "B.exact(x.mid * x.mid)"),),
         (("points", "LOWRANK"),), "the residual factors' radii ignored in their norms",
+    ),
+    "lowrank-mrd-one-end": S.Mutant(
+        lowrank, "_range", (("lo = np.minimum(*(", "lo = np.maximum(*("),),
+        (("closed", "LOWRANK"), ("points", "LOWRANK")), "mrd: the residual's lower end from one end",
     ),
     "lowrank-diag-swapped": S.Mutant(
         lowrank, "apply", (("dg.mid, dg.rad", "dg.mid[::-1], dg.rad[::-1]"),),

@@ -18,11 +18,12 @@ from checker.facts import Tensor
 from checker.rules import max_row_diff, row_spread
 
 
-def _apply(rule, a, b, t=False):
+def _apply(rule, a, b, t=False, two_max=False):
     if rule is row_spread:
         prod = B.matmul(a, b.T if t else b)
         return rule.apply(None, {"m": Tensor("M", prod)}, {}, None)
-    return rule.apply(None, {"a": Tensor("A", a), "b": Tensor("B", b)}, {"transpose_b": t}, None)
+    args = {"transpose_b": t, "abs": two_max}
+    return rule.apply(None, {"a": Tensor("A", a), "b": Tensor("B", b)}, args, None)
 
 
 def check_closed_form(tmp=None) -> None:
@@ -37,6 +38,8 @@ def check_closed_form(tmp=None) -> None:
         None, {"a": Tensor("A", a), "b": Tensor("B", b)}, {"transpose_b": False}, None
     )
     assert res.of == "A @ B", f"MRD: meaning {res.of!r}"
+    two = _apply(max_row_diff, a, b, two_max=True).rho  # 2 max|B_k.| = 6, 4: rho = 6 + 8
+    assert 14.0 <= two[0] <= 14.0 + 1e-12, f"MRD: 2 max|.| rho {two}, want 14"
 
 
 def test_closed_form():
@@ -51,8 +54,8 @@ def check_points(a, b, fa, fb, t) -> None:
     Y = [[S.fq(m) + S.fq(f) * S.fq(r) for m, f, r in zip(*rows, strict=True)]
          for rows in zip(b.mid, fb, b.rad, strict=True)]  # fmt: skip
     Yt = [list(c) for c in zip(*Y, strict=True)] if t else Y
-    for rule in (max_row_diff, row_spread):
-        rho = _apply(rule, a, b, t).rho
+    for rule, two in ((max_row_diff, False), (row_spread, False), (max_row_diff, True)):
+        rho = _apply(rule, a, b, t, two).rho
         for r, row in enumerate(X):
             prod = [
                 sum(x * y for x, y in zip(row, col, strict=True)) for col in zip(*Yt, strict=True)
@@ -112,6 +115,10 @@ MUTANTS = {
     "mrd-drops-radius": S.Mutant(
         max_row_diff, "spread", (("B.Ball(np.abs(a.mid), a.rad)", "B.exact(np.abs(a.mid))"),),
         (("points", "MRD"),), "A's radius ignored",
+    ),
+    "mrd-abs-no-factor-2": S.Mutant(
+        max_row_diff, "spread", (("s = 2 * B.upper(", "s = 1 * B.upper("),), (("closed", "MRD"),),
+        "2 max|.| without its factor 2",
     ),
     "spread-half": S.Mutant(
         row_spread, "apply", (("B.min(m.ball, 1)", "B.max(m.ball, 1)"),), (("closed", "MRD"),),
