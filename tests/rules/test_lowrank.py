@@ -187,7 +187,7 @@ MUTANTS = {
     ),
     "lowrank-mrd-one-end": S.Mutant(
         lowrank, "_range", (("lo = np.minimum(*(", "lo = np.maximum(*("),),
-        (("closed", "LOWRANK"), ("points", "LOWRANK")), "mrd: the residual's lower end from one end",
+        (("closed", "LOWRANK"), ("points", "LOWRANK")), "mrd: the wrong lower end",
     ),
     "lowrank-diag-swapped": S.Mutant(
         lowrank, "apply", (("dg.mid, dg.rad", "dg.mid[::-1], dg.rad[::-1]"),),

@@ -147,8 +147,7 @@ def test_preconditions(tiny_path):
 DETECTORS = {"closed": check_closed_form, "refused": check_refused, "points": det_points}
 MUTANTS = {
     "spectral-no-offdiag": S.Mutant(
-        spectral, "certified", (("return bool(np.all(B.lower(E)[np.arange(n), np.arange(n)] >= R))",
-                                 "return bool(np.all(B.lower(E)[np.arange(n), np.arange(n)] >= 0))"),),
+        spectral, "certified", (("np.arange(n)] >= R))", "np.arange(n)] >= 0))"),),
         (("refused", "SPECTRAL"),), "Gershgorin without the off-diagonal row sums",
     ),
     "spectral-ll-sign": S.Mutant(
