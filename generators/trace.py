@@ -186,11 +186,14 @@ class Trace:
         return self.step("spectral", sid, {"a": a, "b": b}, args)
 
     def max_row_diff(
-        self, a: str, b: str, transpose_b: bool, sid: str, two_max: bool = False
-    ) -> str:
+        self, a: str, b: str, transpose_b: bool, sid: str, two_max: bool = False,
+        center: np.ndarray | None = None,
+    ) -> str:  # fmt: skip
         args: dict[str, Any] = {"transpose_b": transpose_b}
         if two_max:
             args["abs"] = True
+        if center is not None:
+            args["center"] = self.array(f"mu.{sid}", center, "f8")
         return self.step("max-row-diff", sid, {"a": a, "b": b}, args)
 
     def row_spread(self, m: str, sid: str) -> str:

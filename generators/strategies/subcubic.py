@@ -38,6 +38,7 @@ ATTENTION = {
 }
 RESIDUAL = {  # further attention-error handlings, for the compounding comparison
     "rank1-2max": "rank-1 size direction, residual by 2 max|.| (O(v e))",
+    "rank1-mean-mrd": "rank-1 size direction, residual by mean + max-row-diff (O(v e))",
     "rank1-svd": "rank-1 size direction, residual by a certified spectral norm (O(v e^2))",
     "rank1-sub-mrd": "rank-1 peeled off EQ and EK, cross terms exact, max-row-diff on the rest",
     "rank1-cs": "rank-1 peeled off EQ and EK, cross terms exact, Cauchy-Schwarz residual",
@@ -114,7 +115,11 @@ class Subcubic:
                 lam, chol = spectral_hint(EK.T)
                 spread = t.spectral(r, ek, True, lam, chol, "spread")
             else:
-                spread = t.max_row_diff(r, ek, True, "spread", self.attention == "rank1-2max")
+                mu = None
+                if self.attention == "rank1-mean-mrd":  # the mean residual row (a hint)
+                    mu = t.results[r].ball.mid.mean(axis=0)  # type: ignore[union-attr]
+                two = self.attention == "rank1-2max"
+                spread = t.max_row_diff(r, ek, True, "spread", two, mu)
             ha, hb = Hint("a.q", t.arrays["a.q"]), Hint("b.q", t.arrays["b.q"])
 
             def gap_of(g: np.ndarray):  # type: ignore[no-untyped-def]
