@@ -15,6 +15,12 @@ logit's direct path paired with the max token's value, O(v^2) per query) or ``sp
 maxima taken apart, O(v) per query).  Search: generators.search.gaps (directions by float SVD,
 gaps per (q, m) by the kernel's own lemma), untrusted and uncounted.
 
+Further residual handlings (for the compounding comparison): ``rank1-2max`` and
+``rank1-mean-mrd`` (modes of ``max-row-diff``), ``rank1-svd`` (rule ``spectral``),
+``rank1-sub-mrd``, ``rank1-cs``, ``rank2-cs`` (rule ``low-rank`` on EQ @ EK^T: rank 1 or 2
+peeled off both factors, cross terms exact).  :class:`LowRank`: no v x v product through d
+or e at all (EU, EVOU, EQKE enclosed by ``low-rank``).
+
 Complexity: O(v^2 e) from the factors EU, EVOU (and EQKE for ``eqke`` / ``rank1-exact``),
 plus O(v^2 k) (``split``) or O(v^3) (``paired``); never O(v^3 k^2) as the cubic family.
 Precondition: one head.
