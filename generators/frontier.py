@@ -267,7 +267,8 @@ def plot_compounding(rows: list[dict[str, Any]], path: Path) -> None:
     if not summ:
         ax.text(0.5, 0.5, "no subcubic strategies in this run", ha="center")
     hue = {"eqke": "tab:green", "rank1-exact": "tab:blue", "rank1-mrd": "tab:orange",
-           "rank1-2max": "tab:red", "rank1-svd": "tab:brown", "rank1-sub-mrd": "tab:pink",
+           "rank1-mean-mrd": "tab:gray", "rank1-2max": "tab:red", "rank1-svd": "tab:brown",
+           "rank1-sub-mrd": "tab:pink",
            "rank1-cs": "tab:purple", "rank2-cs": "tab:olive", "lowrank": "tab:cyan"}  # fmt: skip
     att = {r["strategy"]: r.get("attention", "") for r in sub}
     for i, s in enumerate(summ):
@@ -285,6 +286,7 @@ def plot_compounding(rows: list[dict[str, Any]], path: Path) -> None:
 
     names = {"eqke": "exact EQKE (R = 0)", "rank1-exact": "rank-1 + exact residual",
              "rank1-mrd": "rank-1 + max-row-diff residual",
+             "rank1-mean-mrd": "rank-1 + mean + max-row-diff residual",
              "rank1-2max": "rank-1 + 2 max|.| residual",
              "rank1-svd": "rank-1 + certified spectral-norm residual",
              "rank1-sub-mrd": "rank-1 off both factors + max-row-diff on the subproduct",
