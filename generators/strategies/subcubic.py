@@ -154,9 +154,10 @@ CONFIGS += [Subcubic(d, a) for d in DIRECT for a in RESIDUAL]
 @dataclass(frozen=True)
 class LowRank:
     """No v x v product through d or e anywhere: EU, EVOU and EQKE are each enclosed by rule
-    ``low-rank`` (a rank-r split u w plus a Cauchy-Schwarz residual ball, O((v + v) e r + v^2 r)
-    each) instead of formed (O(v^2 d), O(v^2 e)); then ``wrong-values``, ``score-gap`` and
-    ``gap-cases`` as for ``subcubic-{direct}-eqke``, on the enclosures.  The direct path is the
+    ``low-rank`` (a rank-r split u w plus a Cauchy-Schwarz residual ball, O(v e r + v^2 r)
+    each; EVOU's diagonal exactly, O(v e)) instead of formed (O(v^2 d), O(v^2 e)); then
+    ``wrong-values``, ``score-gap`` and ``gap-cases`` as for ``subcubic-{direct}-eqke``, on
+    the enclosures.  The direct path is the
     product of the factors E = [E_q | 1] and U = [W_U ; bias] (rule ``factor``).
 
     Complexity: O(v d e + v e r + v^2 r) for the tables (r = the largest rank, a constant),
@@ -166,7 +167,7 @@ class LowRank:
     untrusted and uncounted.  Precondition: one head."""
 
     direct: str = "split"  # paired | split
-    ranks: tuple[int, int, int] = (2, 6, 1)  # EU, EVOU, EQKE
+    ranks: tuple[int, int, int] = (4, 8, 2)  # EU, EVOU, EQKE
     near: bool = True
     family: str = "subcubic"
 
@@ -206,7 +207,8 @@ class LowRank:
         cites = {"eupu": t.results[eu], "values": t.results[values], "f": t.results[f]}
 
         def gap_of(g: np.ndarray):  # type: ignore[no-untyped-def]
-            return RULES["score-gap"].apply(model, {"scores": t.results[s]}, {"gap": Hint("g", g)}, None)  # fmt: skip  # noqa: E501
+            scores = {"scores": t.results[s]}
+            return RULES["score-gap"].apply(model, scores, {"gap": Hint("g", g)}, None)
 
         gap = choose_gaps(model, gap_of, cites, self.direct, "search", near=self.near)
         sg = t.score_gap(s, gap)
