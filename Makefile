@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 MODEL ?= zoo/k4/seed050.safetensors
 AUDIT_BUDGET ?= 300
 
-.PHONY: install test test-slow test-all demo lint audit bench bench-parallel cubic-table compare-v1 zoo zoo-large zoo-exact zoo-k5-exact frontier-tables clean
+.PHONY: install test test-slow test-all demo lint audit bench bench-parallel cubic-table compare-v1 zoo zoo-large zoo-exact zoo-k5-exact frontier-tables exp-audit clean float32-table
 
 install: $(STAMP)
 
@@ -52,6 +52,12 @@ bench-parallel: $(STAMP)
 cubic-table: $(STAMP)
 	$(BIN)/python -m bench.cubic_table
 
+float32-table: $(STAMP)
+	$(BIN)/python -m bench.float32_table proofs --jobs 2
+	$(BIN)/python -m bench.float32_table forward --impl numpy --jobs 2
+	$(BIN)/python -m bench.float32_table forward --impl torch --jobs 1 || true
+	$(BIN)/python -m bench.float32_table table
+
 compare-v1: $(STAMP)
 	$(BIN)/python -m bench.compare_v1
 	$(BIN)/python -m bench.bounds_vs_v1
@@ -75,6 +81,9 @@ zoo-exact: $(STAMP)
 
 zoo-k5-exact: $(STAMP)
 	$(BIN)/python -m generators.zoo --out zoo --exact-sharded --jobs 2
+
+exp-audit: $(STAMP)
+	$(BIN)/mechproof exp-audit
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

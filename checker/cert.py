@@ -27,10 +27,10 @@ import numpy.typing as npt
 from flint import fmpq
 
 from checker.errors import Reason, read_regular, reject, require, unique_keys
+from checker.float32 import exp_ulp
 
 MAGIC = b"MECHPROF"
 VERSION = 2
-SEMANTICS = ("real",)
 FORMAT = "mechproof-certificate"
 MAX_HEADER_BYTES = 1 << 26
 MAX_CERT_BYTES = 1 << 32
@@ -133,7 +133,7 @@ def parse_certificate(raw: bytes) -> Certificate:
             f"{sorted(keys - TOP_KEYS)[:5]}")  # fmt: skip
     for key in ("task", "model_sha256", "strategy", "semantics"):
         _schema(isinstance(header[key], str) and 0 < len(header[key]) <= 200, f"bad '{key}'")
-    _schema(header["semantics"] in SEMANTICS, f"semantics must be one of {list(SEMANTICS)}")
+    exp_ulp(header["semantics"])  # 'real' or 'float32:U' (checker.float32)
     bound = parse_rational(header["bound"], "certificate: bound")
     _schema(fmpq(0) <= bound <= fmpq(1), "bound must lie in [0, 1]")
     arrays = _arrays(raw, 16 + hlen, header["arrays"])

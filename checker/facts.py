@@ -150,3 +150,6 @@ EUPU = "EU"  # direct path E_q W_U + b_O W_U + b_U  [v(q), v(y)]
 def rowexp(meaning: str) -> str:
     """exp((S[q, j] - s_q) / sqrt(d_head)) for a constant s_q per row q (rule ``exp``)."""
     return f"rowexp({meaning})"
+
+
+SAME = {"E[0] @ U[0]": EUPU}  # products of factors that are a path table exactly (rule factor)

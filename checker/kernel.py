@@ -29,11 +29,12 @@ import numpy as np
 from flint import fmpq
 
 from checker import balls as B
+from checker import float32
 from checker.cert import Certificate, Step, is_int, read_certificate
 from checker.errors import CheckError, Reason, reject, require
 from checker.facts import Count, Hint, Result
 from checker.model import TASK, Model, load_model
-from checker.rules import RULES
+from checker.rules import FLOAT32, RULES
 
 CHECKER_VERSION = "0.2.0"
 SHARDS = 8  # tasks a sharded replay is split into
@@ -198,6 +199,8 @@ def _run_step(st: Replay, step: Step, claims: bool) -> None:
     rule = RULES.get(step.rule)
     if rule is None:
         reject(Reason.UNKNOWN_RULE, f"certificate: no kernel rule {step.rule!r:.60}")
+    f32 = st.model.semantics == "real" or rule.NAME in FLOAT32
+    require(f32, Reason.UNSUPPORTED, f"{rule.NAME}: not admitted under float32 semantics")
     optional = {a[:-1] for a in rule.ARGS if a.endswith("?")}
     required = {a for a in rule.ARGS if not a.endswith("?")}
     require(
@@ -309,7 +312,7 @@ def _replay_all(
         return replay(cert, model, progress, claims=claims).reports
     from checker import shard
 
-    tasks = shard.tasks(cert, paths[0], model.sha256, paths[1], sha, SHARDS)
+    tasks = shard.tasks(cert, paths[0], model.sha256, paths[1], sha, SHARDS)  # cert's semantics
 
     def ticked(results: Any) -> Any:
         for n, r in enumerate(results):
@@ -336,8 +339,8 @@ def check(
     """
     t0 = time.perf_counter()
     B.check_fp_environment()
-    model = load_model(model_path)
     raw, cert = read_certificate(cert_path)
+    model = float32.bind(load_model(model_path), cert.semantics)
     require(
         cert.task == TASK,
         Reason.TASK_MISMATCH,
@@ -398,7 +401,9 @@ def brute_trace(model: Model) -> Certificate:
         steps += [st(f"exp.{x}{h}", "exp", {"scores": f"{x}{h}"}, {}) for x in ("EQKE", "EQKP")]
     heads = {r: [f"{x}{h}" for h in hs] for r, x in _ROLES.items()}
     steps += [st(f"q{q}", "enumerate", {"eupu": "EU", **heads}, {"query": q}) for q in range(model.v)]  # fmt: skip  # noqa: E501
-    return Certificate(TASK, model.sha256, "real", "brute-force", fmpq(0), {}, tuple(steps))
+    return Certificate(
+        TASK, model.sha256, model.semantics, "brute-force", fmpq(0), {}, tuple(steps)
+    )
 
 
 def exact_accuracy(

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from checker import float32
 from checker.errors import Reason, read_regular, reject, require, unique_keys
 
 F64 = npt.NDArray[np.float64]
@@ -86,6 +87,7 @@ class Model:
     dtype: str
     metadata: dict[str, str]
     buffers: tuple[str, ...] = ()  # TransformerLens buffers read and checked (module doc)
+    semantics: str = "real"  # the theorem's arithmetic (checker.float32); the certificate's
 
     @property
     def v(self) -> int:
@@ -120,7 +122,7 @@ class Model:
         return (
             f"{TASK}: for x uniform on {{0..{self.v - 1}}}^{self.k}, the model with sha256 "
             f"{self.sha256} has logit[max(x)] > logit[y] for all y != max(x) at the last "
-            f"position (exact real arithmetic, scores scaled by 1/sqrt({self.e}){read_s})"
+            f"position ({float32.statement(self)}{read_s})"
         )
 
 
@@ -342,7 +344,7 @@ def parse_model(raw: bytes) -> Model:
     names |= {"b_U": "unembed.b_U", **{n: _A + n for n in ("W_Q", "W_K", "W_V", "W_O")}}
     names |= {n: _A + n for n in ("b_Q", "b_K", "b_V", "b_O")}
     return Model(
-        **{n: t[key] for n, key in names.items()},
+        **{n: t[key] for n, key in names.items()},  # type: ignore[arg-type]
         sha256=hashlib.sha256(raw).hexdigest(),
         dtype="float32" if dtypes == {"F32"} else "float64" if dtypes == {"F64"} else "mixed",
         metadata={str(a): str(b) for a, b in meta_raw.items()},

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from checker import balls as B
+from checker import float32
 from checker.cert import Certificate, read_certificate
 from checker.errors import Reason, require
 from checker.facts import Count
@@ -48,6 +49,7 @@ class CheckTask:
     cert_path: str | None
     cert_sha256: str
     step_ids: tuple[str, ...]
+    semantics: str = "real"
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,11 @@ class CheckShard:
 
 
 def _load(task: CheckTask) -> tuple[Model, Certificate, str]:
-    model = load_model(task.model_path)
+    model = float32.bind(load_model(task.model_path), task.semantics)
     raw, cert = read_certificate(task.cert_path) if task.cert_path else (b"", brute_trace(model))
     sha = hashlib.sha256(raw).hexdigest() if task.cert_path else "brute"
-    same = (model.sha256, sha) == (task.model_sha256, task.cert_sha256)
+    want = (task.model_sha256, task.cert_sha256, task.semantics)
+    same = (model.sha256, sha, cert.semantics) == want
     require(same, Reason.SHARD, "shard: the model or certificate is not the one the merge expects")
     return model, cert, sha
 
@@ -102,6 +105,7 @@ def tasks(cert: Certificate, model_path: str, model_sha: str, cert_path: str | N
             cert_path,
             cert_sha,
             tuple(_closure(cert, g) | (rest if i == 0 else set())),
+            cert.semantics,
         )  # fmt: skip
         for i, g in enumerate(groups)
     ]

@@ -45,6 +45,7 @@ def _scheduler_option(f):
     )(f)
 
 
+DEFAULT_EXP_ULP = "4"  # float32: covers the exps measured by exp-audit here (README)
 SMALL_MODEL = 1 << 22  # inputs: without --jobs, smaller models run in one process (< ~1 s)
 
 
@@ -219,18 +220,37 @@ def strategies(as_json):
 @click.option("--strategy", required=True, help="see `mechproof strategies`")
 @click.option("--out", type=click.Path(dir_okay=False), required=True)
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--semantics",
+    type=click.Choice(["real", "float32"]),
+    default="real",
+    show_default=True,
+    help="the theorem's arithmetic: exact reals, or every float32 evaluation (docs/float32.md)",
+)
+@click.option(
+    "--exp-ulp",
+    default=DEFAULT_EXP_ULP,
+    show_default=True,
+    metavar="U",
+    help="float32: the exp's error bound in ulps, p or p/q (measure it: mechproof exp-audit)",
+)
 @_jobs_option
-def prove(model, strategy, out, as_json, jobs):
+def prove(model, strategy, out, as_json, semantics, exp_ulp, jobs):
     """Search for a proof and write a certificate (untrusted; `check` verifies it).
 
     --jobs shards brute force's per-query counting; the other strategies run in one process.
     """
+    from checker import float32
     from generators.strategies import REGISTRY, STRATEGIES, UnsupportedModel
 
     reg = STRATEGIES()
     if strategy not in reg:
         _fail(f"unknown strategy {strategy!r}; choose from {', '.join(sorted(reg))}", 2)
-    m = _load(model)
+    sem = "real" if semantics == "real" else f"float32:{exp_ulp}"
+    try:
+        m = float32.bind(_load(model), sem)
+    except CheckError as exc:
+        _fail(f"{model}: {exc.detail}", 2 if exc.reason.value == "cert-schema" else 1)
     t0 = time.perf_counter()
     bar = Bar()
     try:
@@ -254,6 +274,7 @@ def prove(model, strategy, out, as_json, jobs):
         "bound_float": float(proof.bound),
         "certificate": str(out),
         "certificate_bytes": size,
+        "semantics": sem,
         "seconds": round(time.perf_counter() - t0, 3),
         **proof.notes,
     }
@@ -504,3 +525,41 @@ def frontier(models, out, strategies, jobs):
         )
     for name, (why, n) in fr.misfits(rows).items():
         click.echo(f"{name:<34} n={n:<4} {why}")
+
+
+@main.command("exp-audit")
+@click.option(
+    "--impl",
+    type=click.Choice(["numpy", "math", "correct", "torch"]),
+    default="numpy",
+    show_default=True,
+    help="numpy: np.exp on float32; math: math.exp rounded to float32; correct: correctly "
+    "rounded (a control); torch: torch.exp on CPU (where installed)",
+)
+@click.option("--jobs", type=click.IntRange(1), default=None, help="worker processes [all cores]")
+@click.option(
+    "--sample",
+    type=click.IntRange(1),
+    default=None,
+    help="N random inputs plus the edge cases instead of all of them (NOT exhaustive)",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="sampling seed")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def exp_audit(impl, jobs, sample, seed, as_json):
+    """Worst ulp error of a float32 exp over every float32 x <= 0 a softmax can give it,
+    against a proven float64 reference; prints the U to state (DESIGN.md §9)."""
+    from generators import exp_audit as ea
+    from generators.parallel import default_jobs
+
+    if not ea.available(impl):
+        _fail(f"--impl {impl}: not importable here (pip install {impl})", 2)
+    bar = Bar()
+    res = ea.audit(impl, jobs or default_jobs(), sample, seed, bar)
+    bar.finish()
+    if as_json:
+        click.echo(json.dumps(res.to_json()))
+    else:
+        for line in ea.report(res):
+            click.echo(line)
+    if res.u is None:
+        sys.exit(1)

@@ -723,14 +723,15 @@ def liar_gap_count(model: Model) -> Proof:
 
 
 def _spread_lie(
-    model: Model, name: str, factor: Callable[[Trace], np.ndarray]
+    model: Model, name: str, factor: Callable[[Trace], np.ndarray], attention: str = "rank1-exact"
 ) -> tuple[Proof, Trace]:
-    """The honest rank1-mrd proof with claims recounted from a residual spread ``factor(t)``
-    of the liar's choosing (the kernel recomputes the certified spread)."""
+    """The honest subcubic proof (``paired``, ``attention``) with claims recounted from a
+    residual spread ``factor(t)`` of the liar's choosing (the kernel recomputes the certified
+    spread)."""
     from checker.facts import Hint, ScoreGap
     from checker.rules import gap_cases, rank1_gap
 
-    proof, t = _subcubic(model, "paired", "rank1-exact")
+    proof, t = _subcubic(model, "paired", attention)
     step = next(s for s in proof.steps if s["rule"] == "rank1-gap")
     cites = {r: t.results[c] for r, c in step["cite"].items()}
     from checker.facts import RowSpread
@@ -756,20 +757,58 @@ def liar_half_residual(model: Model) -> Proof:
     return _spread_lie(model, "liar-half-residual", lambda t: t.results["spread"].rho / 2)[0]
 
 
+def svd_lambda(t: Trace) -> float:
+    """The uncertified SVD liar's lambda: numpy's top singular value of the residual product
+    R EK^T (a matrix the proof never certifies), squared and divided by max_q |R_q|^2, as if
+    it bounded ||EK||_2^2 (it does not: sigma_1(R EK^T) <= |R|_2 sigma_1(EK) only)."""
+    R, EK = t.results["R.q"].ball.mid, t.results["EK0"].ball.mid  # type: ignore[union-attr]
+    s = float(np.linalg.svd(R @ EK.T, compute_uv=False)[0])
+    return s * s / float(np.max(np.sum(R * R, axis=1)))
+
+
 def liar_svd(model: Model) -> Proof:
-    """(q) An uncertified float SVD: the residual's row spread taken as the float top singular
-    value of the residual product (numpy's SVD, no rounding control, and missing the factor 2 of
-    |M_ij| <= sigma_1), written as a step of a rule ``svd`` the kernel does not have
-    (unknown-rule: spectral norms enter only certified)."""
+    """(q) An uncertified float SVD in the ``spectral`` step: the honest
+    ``subcubic-paired-rank1-svd`` trace with its hint lambda replaced by :func:`svd_lambda`
+    (the Cholesky hint kept) and the counts that lambda's spread sqrt(2 lambda) |R_q| would
+    prove; lambda is below sigma_1(EK)^2, so no remainder is diagonally dominant and the kernel
+    refuses the step (lemma-failed)."""
 
-    def sigma(t: Trace) -> np.ndarray:
-        R = t.results["RK"].ball.mid
-        return np.full(model.v, np.linalg.svd(R, compute_uv=False)[0])
+    def spread(t: Trace) -> np.ndarray:
+        R = t.results["R.q"].ball.mid  # type: ignore[union-attr]
+        return np.sqrt(2 * svd_lambda(t) * np.sum(R * R, axis=1))
 
-    proof, _ = _spread_lie(model, "liar-svd", sigma)
-    i = next(i for i, s in enumerate(proof.steps) if s["id"] == "spread")
-    proof.steps[i] = {"id": "spread", "rule": "svd", "cite": {"m": "RK"}, "args": {}, "claim": {}}
+    proof, t = _spread_lie(model, "liar-svd", spread, "rank1-svd")
+    proof.arrays["lam.spread"] = np.array([svd_lambda(t)])
+    proof.notes["lam"] = svd_lambda(t)
     return proof
+
+
+def liar_lowrank_no_residual(model: Model) -> Proof:
+    """(r) Low rank taken for the whole: the honest ``LowRank`` trace (ranks 1, 1, 1, paired)
+    with every count recomputed from the rank-r part alone (each ``low-rank`` enclosure's
+    radius dropped: the Cauchy-Schwarz residual R_A R_B ignored); the kernel re-derives the
+    honest counts (claim-mismatch)."""
+    from checker.facts import Count, Tensor
+    from generators.strategies.subcubic import LowRank
+
+    proof = LowRank("paired", (1, 1, 1), near=False).prove(model)
+    t = Trace(model)
+    t.arrays = proof.arrays
+    for s in proof.steps:
+        t.step(s["rule"], s["id"], s["cite"], s["args"])
+        res = t.results[s["id"]]
+        if s["rule"] == "low-rank" and isinstance(res, Tensor):
+            t.results[s["id"]] = Tensor(res.meaning, B.Ball(res.ball.mid, 0 * res.ball.rad))
+    claimed = 0
+    for s in proof.steps:
+        res = t.results[s["id"]]
+        if isinstance(res, Count):
+            s["claim"]["correct"] = res.correct
+            claimed += res.correct
+    bound = Fraction(min(claimed, model.total), model.total)
+    return Proof("liar-lowrank-no-residual", bound, proof.steps, proof.arrays,
+                 {"tables": {s["id"]: t.results[s["id"]] for s in proof.steps
+                             if s["rule"] == "low-rank"}})  # fmt: skip
 
 
 LIARS.update(
@@ -777,6 +816,7 @@ LIARS.update(
         "mean-diff": Liar(liar_mean_diff, Reason.CLAIM_MISMATCH),
         "gap-count": Liar(liar_gap_count, Reason.CLAIM_MISMATCH),
         "half-residual": Liar(liar_half_residual, Reason.CLAIM_MISMATCH),
-        "uncertified-svd": Liar(liar_svd, Reason.UNKNOWN_RULE),
+        "uncertified-svd": Liar(liar_svd, Reason.LEMMA_FAILED),
+        "lowrank-no-residual": Liar(liar_lowrank_no_residual, Reason.CLAIM_MISMATCH),
     }
 )

@@ -18,7 +18,7 @@ import numpy as np
 
 from checker import Model
 from checker.facts import Count, Result
-from checker.rules import RULES
+from checker.rules import FLOAT32, RULES
 
 Progress = Callable[[str, int, int], None]
 
@@ -77,6 +77,13 @@ class Trace:
         """Append one step of ``rule`` and evaluate it with the kernel's rule (unless its
         ``result`` was computed elsewhere, e.g. by a sharded replay); return ``sid``."""
         mod = RULES[rule]
+        if self.model.semantics != "real" and rule not in FLOAT32:
+            from generators.strategies import UnsupportedModel
+
+            raise UnsupportedModel(
+                f"rule {rule} is not admitted under {self.model.semantics} semantics "
+                "(docs/float32.md); choose a strategy without it"
+            )
         cites = {
             r: [self.results[i] for i in c] if isinstance(c, list) else self.results[c]
             for r, c in cite.items()
@@ -163,8 +170,38 @@ class Trace:
         args = {"a": self.array(f"a.{tag}", a, "f8"), "b": self.array(f"b.{tag}", b, "f8")}
         return self.step("rank1", f"R.{tag}", {"factor": factor}, args)
 
-    def max_row_diff(self, a: str, b: str, transpose_b: bool, sid: str) -> str:
-        return self.step("max-row-diff", sid, {"a": a, "b": b}, {"transpose_b": transpose_b})
+    def low_rank(
+        self, a: str, b: str, transpose_b: bool, p: np.ndarray, sid: str, diag: bool = False,
+        residual: str = "cs",
+    ) -> str:  # fmt: skip
+        """Rule ``low-rank``: the product a @ b (b^T) enclosed from a rank-r split with hint
+        P = Q = ``p`` [n, r] (``diag``: its diagonal exactly)."""
+        args = {"transpose_b": transpose_b, "p": self.array(f"p.{sid}", p, "f8"), "q": f"p.{sid}"}
+        if diag:
+            args["diag"] = True
+        if residual != "cs":
+            args["residual"] = residual
+        return self.step("low-rank", sid, {"a": a, "b": b}, args)
+
+    def spectral(
+        self, a: str, b: str, transpose_b: bool, lam: float, chol: np.ndarray, sid: str
+    ) -> str:
+        """Rule ``spectral``: a RowSpread of a @ b (b^T) from ||B||_2 <= sqrt(lam), certified by
+        the Cholesky factor ``chol`` of lam I - B B^T."""
+        args = {"transpose_b": transpose_b, "lam": self.array(f"lam.{sid}", np.array([lam]), "f8"),
+                "chol": self.array(f"chol.{sid}", chol, "f8")}  # fmt: skip
+        return self.step("spectral", sid, {"a": a, "b": b}, args)
+
+    def max_row_diff(
+        self, a: str, b: str, transpose_b: bool, sid: str, two_max: bool = False,
+        center: np.ndarray | None = None,
+    ) -> str:  # fmt: skip
+        args: dict[str, Any] = {"transpose_b": transpose_b}
+        if two_max:
+            args["abs"] = True
+        if center is not None:
+            args["center"] = self.array(f"mu.{sid}", center, "f8")
+        return self.step("max-row-diff", sid, {"a": a, "b": b}, args)
 
     def row_spread(self, m: str, sid: str) -> str:
         return self.step("row-spread", sid, {"m": m}, {})
@@ -212,6 +249,5 @@ class Trace:
     def proof(self, strategy: str, **notes: Any) -> Proof:
         """The finished certificate, claiming proven / v^k."""
         bound = Fraction(self.proven, self.model.total)
-        return Proof(
-            strategy, bound, self.steps, self.arrays, {"undecided": self.undecided, **notes}
-        )
+        notes = {"undecided": self.undecided, **notes}
+        return Proof(strategy, bound, self.steps, self.arrays, notes, self.model.semantics)

@@ -20,9 +20,11 @@ import support as S
 
 TESTS = Path(__file__).resolve().parent
 RULES = ("factor", "matmul", "exp", "enumerate", "value", "margin", "paired", "cases")
+RULES += ("max_row_diff", "score_gap", "wrong_values", "gap_cases", "lowrank", "spectral")
 TABLES = [TESTS / "rules" / f"test_{r}.py" for r in RULES] + [
     TESTS / "test_lemmas.py",
     TESTS / "test_loop.py",
+    TESTS / "test_float32.py",
 ]
 
 

@@ -2,7 +2,8 @@
 bench/kernel_size.py counts them (no blanks, comments or docstrings), in three parts:
 
 * each rule module of checker/rules/ at most 120;
-* the shared lemmas and result types (checker/lemmas.py, checker/facts.py) at most 250;
+* the shared lemmas, result types and the float32 error model (checker/lemmas.py,
+  checker/facts.py, checker/float32.py) at most 300 (250 before float32's 116 lines);
 * the fixed part (readers, ball layer, replay loop, sharding merge, errors, entry point)
   at most 1,250 — DESIGN.md says "about 1,100" for readers + balls + loop + errors; the
   hardened readers and the sharding merge came later;
@@ -25,7 +26,7 @@ def test_each_rule_module_within_budget():
 
 def test_shared_lemmas_within_budget():
     _, shared, _ = parts()
-    assert set(shared) == {"checker/lemmas.py", "checker/facts.py"}
+    assert set(shared) == {"checker/lemmas.py", "checker/facts.py", "checker/float32.py"}
     assert sum(shared.values()) <= SHARED_BUDGET, shared
 
 

@@ -56,6 +56,7 @@ REJECTED_ON: dict[str, tuple[str, ...]] = {
     "gap-count": ("small", "zoo"),
     "half-residual": ("zoo",),  # on "small" the halved spread changes no count: honest
     "uncertified-svd": ("small", "zoo"),
+    "lowrank-no-residual": ("small", "zoo"),
 }
 REAL_ON: dict[str, str] = {
     "max-attention": "direct",
@@ -79,7 +80,7 @@ REAL_ON: dict[str, str] = {
 }
 # liars whose lie is shown real elsewhere (tests/test_subcubic_liars.py: a per-query count
 # above the exact one, or a score-gap fact above the exact gap, or a false lemma)
-REAL_ELSEWHERE = {"mean-diff", "half-residual", "uncertified-svd"}
+REAL_ELSEWHERE = {"mean-diff", "half-residual", "uncertified-svd", "lowrank-no-residual"}
 ADVERSARIAL = {
     "mixture": mixture_trap,
     "direct": direct_trap,

@@ -5,8 +5,11 @@ and each lie real on some model.
   (m - g + 2 tokens counted): on a max-copying model with noise, some query's claimed count
   exceeds the exact number of correct inputs of that query (arb reference);
 * ``half-residual``: its score gaps exceed the exact ones (fmpq EQKE) on a small trained model;
-* ``uncertified-svd``: the lemma it uses (a row spread <= sigma_1) is false: [[1, -1]] has
-  spread 2 and sigma_1 = sqrt(2) (exact); rejected as a rule the kernel does not have.
+* ``uncertified-svd``: its lambda (numpy's top singular value of the residual product, as if
+  it bounded ||EK||_2) is below sigma_1(EK)^2, so the ``spectral`` step's certificate fails
+  (lemma-failed);
+* ``lowrank-no-residual``: the low-rank tables without their residual balls miss the exact
+  fmpq tables (EU, EVOU or EQKE) somewhere; rejected at a count (claim-mismatch).
 """
 
 from __future__ import annotations
@@ -73,10 +76,24 @@ def test_half_residual_gaps_are_false(trained, tmp_path):
 
 
 def test_uncertified_svd(trained, tmp_path):
-    from flint import fmpq
+    import numpy as np
 
-    # spread of [1, -1] is 2; sigma_1^2 = 1 + 1 = 2 < 2^2: "spread <= sigma_1" is false
-    assert fmpq(2) < fmpq(2) ** 2
+    from checker.rules import factor
+
     M = load_model(trained)
+    proof = LIARS["uncertified-svd"].make(M)
+    EK = factor.make(M, "EK", 0)
+    sigma2 = float(np.linalg.svd(EK.mid, compute_uv=False)[0]) ** 2
+    assert proof.notes["lam"] < 0.99 * sigma2, (proof.notes["lam"], sigma2)  # a false lambda
     _rejected("uncertified-svd", M, trained, tmp_path)
-    assert LIARS["uncertified-svd"].reason is Reason.UNKNOWN_RULE
+    assert LIARS["uncertified-svd"].reason is Reason.LEMMA_FAILED
+
+
+def test_lowrank_no_residual_tables_are_false(trained, tmp_path):
+    M = load_model(trained)
+    proof = LIARS["lowrank-no-residual"].make(M)
+    ex = S.exact_tables(M)
+    want = {"EU": ex["EU"], "EVOU0": ex["EVOU"][0], "EQKE0": ex["EQKE"][0]}
+    missed = {sid: S.outside(res.ball, want[sid]) for sid, res in proof.notes["tables"].items()}
+    assert any(missed.values()), "lowrank-no-residual: every radius-free table holds"
+    _rejected("lowrank-no-residual", M, trained, tmp_path)

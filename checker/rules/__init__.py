@@ -23,6 +23,7 @@ from checker.rules import (
     exp,
     factor,
     gap_cases,
+    lowrank,
     margin,
     matmul,
     max_row_diff,
@@ -31,11 +32,16 @@ from checker.rules import (
     rank1_gap,
     row_spread,
     score_gap,
+    spectral,
     value,
     wrong_values,
 )
 
 _SUBCUBIC = (rank1, max_row_diff, row_spread, score_gap, rank1_gap, wrong_values, gap_cases)
-RULES: dict[str, ModuleType] = {
-    m.NAME: m for m in (factor, matmul, exp, enumerate, value, margin, paired, cases, *_SUBCUBIC)
-}
+# Rules admitted under float32 semantics (checker.float32, "Use"): each either bounds an exact
+# real quantity of the model or takes the direct path only from the EU tensor of rule factor
+# (widened there by the float32 deviation).  A rule not in _F32 is refused under float32:
+# add a new rule to _F32 only after checking that.  (Not admitted: lowrank, spectral.)
+_F32 = (factor, matmul, exp, enumerate, value, margin, paired, cases, *_SUBCUBIC)
+RULES: dict[str, ModuleType] = {m.NAME: m for m in (*_F32, lowrank, spectral)}
+FLOAT32 = frozenset(m.NAME for m in _F32)

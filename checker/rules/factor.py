@@ -10,6 +10,8 @@ Args: ``name`` (one of NAMES), ``head``.  Result: Tensor with meaning ``NAME[hea
   PV[h] = W_pos W_V[h] + b_V[h]                        [k(p), e]   value, position part
   OU[h] = W_O[h] W_U                                   [e, v(y)]   output to logits
   EU    = (W_E + W_pos[k-1]) W_U + b_O W_U + b_U       [v(q), v(y)] direct path
+  E[0]  = [W_E + W_pos[k-1] | 1]                       [v(q), d+1] } E[0] @ U[0] = EU exactly
+  U[0]  = [W_U ; b_O W_U + b_U]                        [d+1, v(y)] } (facts.SAME; no head)
 
 **Lemma (exact path decomposition).**  For an input x with x_{k-1} = q the logits at the
 last position are EU[q] + sum_h sum_p a^h_p (EV[h] OU[h])[x_p] + (PV[h] OU[h])[p]), where
@@ -28,24 +30,31 @@ from typing import Any
 import numpy as np
 
 from checker import balls as B
+from checker import float32
 from checker.errors import Reason, require
 from checker.facts import Tensor
 from checker.model import Model
 
 NAME = "factor"
 LEMMA = "a factor of the exact path decomposition, from the weights (ball matmul)"
-NAMES = ("EQ", "EK", "PK", "EV", "PV", "OU", "EU")
+NAMES = ("EQ", "EK", "PK", "EV", "PV", "OU", "EU", "E", "U")
 CITES: dict[str, Any] = {}
 ARGS: dict[str, Any] = {"name": NAMES, "head": "head"}
 CLAIM: set[str] = set()
 
 
 def work(model: Model, cites: dict[str, Any], args: dict[str, Any]) -> int:
-    return (model.v + model.k + model.d) * model.d * (model.e + model.v)
+    f32 = float32.work(model) if args["name"] == "EU" and model.semantics != "real" else 0
+    return (model.v + model.k + model.d) * model.d * (model.e + model.v) + f32
 
 
 def _plus_row(a: B.Ball, row: Any) -> B.Ball:
     return B.add(a, B.exact(np.asarray(row)[None, :]))
+
+
+def _cat(a: B.Ball, b: B.Ball, axis: int) -> B.Ball:
+    """The balls of a and b side by side (exact: no arithmetic)."""
+    return B.Ball(*(np.concatenate([x, y], axis) for x, y in ((a.mid, b.mid), (a.rad, b.rad))))
 
 
 def make(model: Model, name: str, h: int) -> B.Ball:
@@ -62,11 +71,18 @@ def make(model: Model, name: str, h: int) -> B.Ball:
     if name == "OU":
         return B.matmul(X(model.W_O[h]), X(model.W_U))
     E_q = _plus_row(X(model.W_E), model.W_pos[model.k - 1])
+    if name == "E":
+        return _cat(E_q, X(np.ones((model.v, 1))), 1)
     bias = B.add(B.matmul(X(model.b_O[None, :]), X(model.W_U)), X(model.b_U[None, :]))
-    return B.add(B.matmul(E_q, X(model.W_U)), bias)
+    if name == "U":
+        return _cat(X(model.W_U), bias, 0)
+    return float32.widen(model, B.add(B.matmul(E_q, X(model.W_U)), bias))
 
 
 def apply(model: Model, cites: dict[str, Any], args: dict[str, Any], tick: Any) -> Tensor:
     name, h = args["name"], args["head"]
-    require(name != "EU" or h == 0, Reason.BAD_HINT, "factor: EU has no head; 'head' must be 0")
+    one = name in ("EU", "E", "U")
+    require(not one or h == 0, Reason.BAD_HINT, f"factor: {name} has no head; 'head' must be 0")
+    unwidened = model.semantics != "real" and name in ("E", "U")  # E @ U = EU, not widened
+    require(not unwidened, Reason.UNSUPPORTED, f"factor: {name} is refused under float32")
     return Tensor("EU" if name == "EU" else f"{name}[{h}]", make(model, name, h))

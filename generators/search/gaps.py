@@ -107,3 +107,29 @@ def _scan(
         best = np.maximum(best, got)
         counts.append(got)
     return np.array(counts)
+
+
+def inner_basis(a: np.ndarray, b: np.ndarray, r: int) -> np.ndarray:
+    """Return P [n, r] (orthonormal columns, float) spanning the inner directions that carry
+    the top r singular terms of A @ B (A [rows, n], B [n, c]): P = orth(A^T U_r).
+
+    Complexity: O((rows + c) n^2) (SVD of A, then of the n x c core S V^T B; A @ B is never
+    formed).  Untrusted hint for rule ``low-rank``; uncounted."""
+    Ua, Sa, Vat = np.linalg.svd(a, full_matrices=False)
+    Um = np.linalg.svd(Sa[:, None] * (Vat @ b), full_matrices=False)[0]
+    P = np.linalg.qr(Vat.T @ (Sa[:, None] * Um[:, :r]))[0]
+    return np.ascontiguousarray(P[:, :r])
+
+
+def spectral_hint(b: np.ndarray) -> tuple[float, np.ndarray]:
+    """Return (lam, L) with lam slightly above sigma_1(B)^2 and L L^T = (lam - slack) I - B B^T
+    (float Cholesky), so that lam I - B B^T - L L^T is about slack I: diagonally dominant,
+    which is what rule ``spectral`` checks in balls.  Complexity O(n^2 c + n^3); uncounted.
+    An unlucky rounding only makes the kernel reject the step (lemma-failed), never pass."""
+    G = b @ b.T
+    s2 = float(np.linalg.eigvalsh(G)[-1])
+    n = G.shape[0]
+    slack = s2 * 2.0**-16 + 1e-12
+    lam = s2 + 2 * slack + n * 1e-12 * s2
+    L = np.linalg.cholesky((lam - slack) * np.eye(n) - G)
+    return lam, L

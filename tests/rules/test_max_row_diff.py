@@ -14,15 +14,18 @@ from hypothesis import strategies as st
 
 from checker import Reason, load_model
 from checker import balls as B
-from checker.facts import Tensor
+from checker.facts import Hint, Tensor
 from checker.rules import max_row_diff, row_spread
 
 
-def _apply(rule, a, b, t=False):
+def _apply(rule, a, b, t=False, two_max=False, center=None):
     if rule is row_spread:
         prod = B.matmul(a, b.T if t else b)
         return rule.apply(None, {"m": Tensor("M", prod)}, {}, None)
-    return rule.apply(None, {"a": Tensor("A", a), "b": Tensor("B", b)}, {"transpose_b": t}, None)
+    args = {"transpose_b": t, "abs": two_max}
+    if center is not None:
+        args["center"] = Hint("mu", np.asarray(center, dtype=float))
+    return rule.apply(None, {"a": Tensor("A", a), "b": Tensor("B", b)}, args, None)
 
 
 def check_closed_form(tmp=None) -> None:
@@ -37,6 +40,10 @@ def check_closed_form(tmp=None) -> None:
         None, {"a": Tensor("A", a), "b": Tensor("B", b)}, {"transpose_b": False}, None
     )
     assert res.of == "A @ B", f"MRD: meaning {res.of!r}"
+    two = _apply(max_row_diff, a, b, two_max=True).rho  # 2 max|B_k.| = 6, 4: rho = 6 + 8
+    assert 14.0 <= two[0] <= 14.0 + 1e-12, f"MRD: 2 max|.| rho {two}, want 14"
+    mean = _apply(max_row_diff, a, b, center=[1.0, -2.0]).rho  # A - mu = 0: spread(mu B) = 7
+    assert 7.0 <= mean[0] <= 7.0 + 1e-12, f"MRD: centred rho {mean}, want 7"
 
 
 def test_closed_form():
@@ -51,8 +58,10 @@ def check_points(a, b, fa, fb, t) -> None:
     Y = [[S.fq(m) + S.fq(f) * S.fq(r) for m, f, r in zip(*rows, strict=True)]
          for rows in zip(b.mid, fb, b.rad, strict=True)]  # fmt: skip
     Yt = [list(c) for c in zip(*Y, strict=True)] if t else Y
-    for rule in (max_row_diff, row_spread):
-        rho = _apply(rule, a, b, t).rho
+    mu = [0.5 * x for x in a.mid[0]]
+    for rule, two, c in ((max_row_diff, False, None), (row_spread, False, None),
+                         (max_row_diff, True, None), (max_row_diff, False, mu)):  # fmt: skip
+        rho = _apply(rule, a, b, t, two, c).rho
         for r, row in enumerate(X):
             prod = [
                 sum(x * y for x, y in zip(row, col, strict=True)) for col in zip(*Yt, strict=True)
@@ -85,6 +94,10 @@ def test_preconditions(tiny_path):
     assert S.replay_reason(M, [*base, mrd("EQ", "PK", False)]) is Reason.LEMMA_FAILED
     assert S.replay_reason(M, [*base, mrd("EQ", "nowhere", True)]) is Reason.BAD_REFERENCE
     assert S.replay_reason(M, [*base, mrd("EQ", "PK", 1)]) is Reason.BAD_HINT
+    arrays = {"mu": np.ones(M.e), "mu1": np.ones(M.e + 1)}
+    for mu, why in (("mu", None), ("mu1", Reason.BAD_HINT), ("none", Reason.BAD_HINT)):
+        s = S.step("s", "max-row-diff", {"a": "EQ", "b": "PK"}, {"transpose_b": True, "center": mu})
+        assert S.replay_reason(M, [*base, s], arrays) is why, mu
     rs = S.step("r", "row-spread", {"m": "s"})
     assert S.replay_reason(M, [*base, mrd("EQ", "PK", True), rs]) is Reason.BAD_REFERENCE
     assert S.replay_reason(M, [*base, S.step("r", "row-spread", {"m": "EQ"})]) is None
@@ -112,6 +125,14 @@ MUTANTS = {
     "mrd-drops-radius": S.Mutant(
         max_row_diff, "spread", (("B.Ball(np.abs(a.mid), a.rad)", "B.exact(np.abs(a.mid))"),),
         (("points", "MRD"),), "A's radius ignored",
+    ),
+    "mrd-abs-no-factor-2": S.Mutant(
+        max_row_diff, "spread", (("s = 2 * B.upper(", "s = 1 * B.upper("),), (("closed", "MRD"),),
+        "2 max|.| without its factor 2",
+    ),
+    "mrd-center-no-row": S.Mutant(
+        max_row_diff, "apply", (("B.from_bounds(top, top)", "B.from_bounds(0 * top, 0 * top)"),),
+        (("closed", "MRD"),), "mean + max-row-diff without the mean row's own spread",
     ),
     "spread-half": S.Mutant(
         row_spread, "apply", (("B.min(m.ball, 1)", "B.max(m.ball, 1)"),), (("closed", "MRD"),),
