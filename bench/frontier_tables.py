@@ -252,6 +252,14 @@ def group_section(group: str, rows: list[dict[str, Any]], index: list[dict[str, 
     lines.append(fr.table(rows, PAPER_K4 if (k, v) == (4, 64) else None))
     if (k, v) == (4, 64):
         lines += ["", PAPER_K4_NOTE]
+    lines += criteria(rows)
+    common = common_models(rows)
+    ns = {s["models"] for s in fr.summary(rows)}
+    if len(ns) > 1 and len(common) >= 5:
+        sub = [r for r in rows if r["model"] in common]
+        lines += ["", f"The same {len(common)} models for every strategy (models measured by "
+                  "all of them; the table above averages each strategy over its own models):",
+                  "", fr.table(sub)]  # fmt: skip
     summ = fr.summary(rows)
     if not summ:
         return [*lines, "", "No strategy verified a bound on this group."]
@@ -280,6 +288,36 @@ def group_section(group: str, rows: list[dict[str, Any]], index: list[dict[str, 
     lines += ["", f"![{group} frontier]({pics}/frontier.png)",
               "", f"![{group} compounding]({pics}/compounding.png)"]  # fmt: skip
     return lines
+
+
+def common_models(rows: list[dict[str, Any]]) -> set[str]:
+    """The models on which every strategy with a verified row has one."""
+    from generators import frontier as fr
+
+    good = [r for r in rows if fr.is_ok(r)]
+    by: dict[str, set[str]] = {}
+    for r in good:
+        by.setdefault(r["strategy"], set()).add(r["model"])
+    return set.intersection(*by.values()) if by else set()
+
+
+def criteria(rows: list[dict[str, Any]]) -> list[str]:
+    """Issue 8's yardsticks: the best subcubic strategy with mean proof length <= 5e6 (bar
+    0.84, aim 0.95) and the best with no v x v product through d (the low-rank strategies;
+    bar 0.5, aim 0.8)."""
+    from generators import frontier as fr
+
+    summ = [s for s in fr.summary(rows) if s["family"] == "subcubic"]
+    out = []
+    cheap = [s for s in summ if s["ops"] <= 5e6]
+    nod = [s for s in summ if "lowrank" in s["strategy"]]
+    for label, group in (("subcubic, mean ops ≤ 5e6", cheap), ("no v×v product through d "
+                         "(low-rank)", nod)):  # fmt: skip
+        if group:
+            b = max(group, key=lambda s: s["mean"])
+            out.append(f"* Best {label}: `{b['strategy']}`, {b['mean']:.4f} ± {b['std']:.4f} "
+                       f"over {b['models']} models at {b['ops']:.3g} ops.")  # fmt: skip
+    return ["", *out] if out else []
 
 
 def eval_frac(s: str) -> float:
