@@ -252,6 +252,11 @@ def group_section(group: str, rows: list[dict[str, Any]], index: list[dict[str, 
     lines.append(fr.table(rows, PAPER_K4 if (k, v) == (4, 64) else None))
     if (k, v) == (4, 64):
         lines += ["", PAPER_K4_NOTE]
+    from generators.strategies import REGISTRY
+
+    absent = [f"`{n}`" for n in REGISTRY if not any(r["strategy"] == n for r in rows)]
+    if absent:
+        lines += ["", f"Not measured on this group (no time): {', '.join(absent)}."]
     lines += criteria(rows)
     common = common_models(rows)
     ns = {s["models"] for s in fr.summary(rows)}
