@@ -476,6 +476,22 @@ def run_mutant(
         assert tag in text, f"{mutant.what} / {name}: {text[:400]}"
 
 
+def mutant_tests(detectors: dict[str, Callable[[Path], None]], mutants: dict[str, Mutant]):
+    """The two tests every kernel test module with a mutant table runs, parametrized by name:
+    each detector passes on the real kernel, and each mutant is caught by its detectors.
+    Use: ``test_detectors_pass, test_mutant_is_caught = S.mutant_tests(DETECTORS, MUTANTS)``."""
+
+    @pytest.mark.parametrize("name", sorted(detectors))
+    def test_detectors_pass(name: str, tmp_path: Path) -> None:
+        detectors[name](tmp_path)
+
+    @pytest.mark.parametrize("name", sorted(mutants))
+    def test_mutant_is_caught(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        run_mutant(mutants[name], detectors, tmp_path, monkeypatch)
+
+    return test_detectors_pass, test_mutant_is_caught
+
+
 # ---- the FALSE BOUND detector ----------------------------------------------------------------
 
 _TRUTH: dict[str, dict] = {}
