@@ -89,20 +89,11 @@ def check_points(a, b, fa, fb, t, lam, L) -> None:
 @given(data=st.data(), m=st.integers(1, 3), n=st.integers(1, 3), c=st.integers(1, 4))
 def test_contains_point_spreads(data, m, n, c):
     t = data.draw(st.booleans())
-    floats = st.one_of(st.floats(-1e3, 1e3, width=32), st.integers(-9, 9).map(float))
-    radii = st.sampled_from([0.0, 2.0**-40, 0.25])
-    fr = st.sampled_from([-1.0, -0.5, 0.0, 0.75, 1.0])
-
-    def arr(shape, s):
-        size = int(np.prod(shape))
-        return np.array(data.draw(st.lists(s, min_size=size, max_size=size))).reshape(shape)
-
-    sb = (c, n) if t else (n, c)
-    a, b = B.ball(arr((m, n), floats), arr((m, n), radii)), B.ball(arr(sb, floats), arr(sb, radii))
+    a, b, fa, fb = S.draw_ball_operands(data, m, n, c, t, 1e3, (0.0, 2.0**-40, 0.25))
     bm = b.mid.T if t else b.mid
     lam, L = spectral_hint(bm + 0.0)
     shrink = data.draw(st.sampled_from([1.0, 1.0, 0.999, 0.5]))  # some hints too small
-    check_points(a, b, arr((m, n), fr), arr(sb, fr), t, lam * shrink, L)
+    check_points(a, b, fa, fb, t, lam * shrink, L)
 
 
 def det_points(tmp) -> None:
