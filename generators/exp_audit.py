@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -342,24 +343,32 @@ def measure_block(impl: Impl, bits: np.ndarray) -> ChunkResult:
     near = near[np.argsort(-err[near], kind="stable")]
     cands = tuple((int(bits[k]), float(out[k]), float(err[k])) for k in near[:BLOCK_CANDS])
     rest = float(err[near[BLOCK_CANDS]]) if len(near) > BLOCK_CANDS else float(err[i]) - CAND_WINDOW
-    bad = np.flatnonzero(~ok)
-    # increasing bit patterns of negative floats mean decreasing x: outputs must not go up
-    ups = np.flatnonzero(np.diff(out) > 0)
     return ChunkResult(
         kind="domain",
-        count=len(bits),
         worst=float(err[i]),
         worst_bits=int(bits[i]),
-        nonfinite=len(bad),
-        nonfinite_bits=int(bits[bad[0]]) if len(bad) else -1,
-        mono_breaks=len(ups),
-        mono_bits=int(bits[ups[0] + 1]) if len(ups) else -1,
-        first=float(out[0]),
-        last=float(out[-1]),
-        first_bits=int(bits[0]),
+        **_common(bits, out, ok),
         cands=cands,
         rest=max(rest, 0.0),
     )
+
+
+def _common(bits: np.ndarray, out: np.ndarray, ok: np.ndarray) -> dict[str, Any]:
+    """The fields a domain and a tail chunk report alike: counts, the first non-finite output,
+    monotonicity (increasing bit patterns of negative floats mean decreasing x: outputs must
+    not go up) and the ends."""
+    bad = np.flatnonzero(~ok)
+    ups = np.flatnonzero(np.diff(out) > 0)
+    return {
+        "count": len(bits),
+        "nonfinite": len(bad),
+        "nonfinite_bits": int(bits[bad[0]]) if len(bad) else -1,
+        "mono_breaks": len(ups),
+        "mono_bits": int(bits[ups[0] + 1]) if len(ups) else -1,
+        "first": float(out[0]),
+        "last": float(out[-1]),
+        "first_bits": int(bits[0]),
+    }
 
 
 def _keep(cands: Iterable[Candidate], rest: float) -> tuple[tuple[Candidate, ...], float]:
@@ -380,24 +389,15 @@ def measure_tail(impl: Impl, bits: np.ndarray) -> ChunkResult:
     x = bits.view(np.float32)
     out = np.asarray(impl(x), dtype=np.float32)
     ok = np.isfinite(out)
-    bad = np.flatnonzero(~ok)
     scaled = np.where(ok, np.abs(out.astype(np.float64)) / TINY, 0.0)
     i = int(np.argmax(scaled))
     nz = np.flatnonzero(out != 0)
     odd = int(np.sum(ok & (out != 0) & (out != np.float32(TINY))))
-    ups = np.flatnonzero(np.diff(out) > 0)
     return ChunkResult(
         kind="tail",
-        count=len(bits),
         worst=float(scaled[i]),
         worst_bits=int(bits[i]),
-        nonfinite=len(bad),
-        nonfinite_bits=int(bits[bad[0]]) if len(bad) else -1,
-        mono_breaks=len(ups),
-        mono_bits=int(bits[ups[0] + 1]) if len(ups) else -1,
-        first=float(out[0]),
-        last=float(out[-1]),
-        first_bits=int(bits[0]),
+        **_common(bits, out, ok),
         deepest_nonzero=int(bits[nz[-1]]) if len(nz) else -1,
         odd=odd,
     )

@@ -35,6 +35,7 @@ import numpy as np
 import pytest
 from flint import fmpq, fmpq_mat
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from reference import reference_per_input
 
 from certificates.writer import write
@@ -53,6 +54,35 @@ FAST = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 FB = "FALSE BOUND"
+
+# ---- drawing ball operands (hypothesis) ---------------------------------------------------
+
+POINTS = st.sampled_from([-1.0, -0.5, 0.0, 0.75, 1.0])  # a point of a ball: mid + f rad
+
+
+def draw_array(data: Any, shape: tuple[int, ...], s: Any) -> np.ndarray:
+    size = int(np.prod(shape))
+    return np.array(data.draw(st.lists(s, min_size=size, max_size=size))).reshape(shape)
+
+
+def draw_ball_operands(
+    data: Any,
+    m: int,
+    n: int,
+    c: int,
+    t: bool,
+    scale: float = 1e6,
+    radii: tuple = (0.0, 2.0**-40, 0.25, 3.0),
+) -> tuple[B.Ball, B.Ball, np.ndarray, np.ndarray]:
+    """Balls a [m, n] and b [c, n] (``t``) or [n, c], float32-representable mids up to
+    ``scale`` or small integers, radii from ``radii``; and point fractions for each."""
+    floats = st.one_of(st.floats(-scale, scale, width=32), st.integers(-9, 9).map(float))
+    rs = st.sampled_from(radii)
+    sb = (c, n) if t else (n, c)
+    a = B.ball(draw_array(data, (m, n), floats), draw_array(data, (m, n), rs))
+    b = B.ball(draw_array(data, sb, floats), draw_array(data, sb, rs))
+    return a, b, draw_array(data, (m, n), POINTS), draw_array(data, sb, POINTS)
+
 
 # ---- exact helpers ---------------------------------------------------------------------------
 
@@ -474,6 +504,22 @@ def run_mutant(
         assert exc.type is not KeyboardInterrupt
         text = f"{exc.typename}: {exc.value}"
         assert tag in text, f"{mutant.what} / {name}: {text[:400]}"
+
+
+def mutant_tests(detectors: dict[str, Callable[[Path], None]], mutants: dict[str, Mutant]):
+    """The two tests every kernel test module with a mutant table runs, parametrized by name:
+    each detector passes on the real kernel, and each mutant is caught by its detectors.
+    Use: ``test_detectors_pass, test_mutant_is_caught = S.mutant_tests(DETECTORS, MUTANTS)``."""
+
+    @pytest.mark.parametrize("name", sorted(detectors))
+    def test_detectors_pass(name: str, tmp_path: Path) -> None:
+        detectors[name](tmp_path)
+
+    @pytest.mark.parametrize("name", sorted(mutants))
+    def test_mutant_is_caught(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        run_mutant(mutants[name], detectors, tmp_path, monkeypatch)
+
+    return test_detectors_pass, test_mutant_is_caught
 
 
 # ---- the FALSE BOUND detector ----------------------------------------------------------------

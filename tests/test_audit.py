@@ -371,3 +371,27 @@ def test_cert_mode_covers_every_mutant_and_flags_a_liar(tmp_path):
     )
     assert r.returncode == 1
     assert [f["kind"] for f in json.loads(r.stdout)["finding_list"]] == ["original-rejected"]
+
+
+def test_float32_proofs_are_judged_against_a_float32_forward_pass(tmp_path, monkeypatch):
+    """On a float32 model the audit proves F32_STRATEGIES under float32 and judges each
+    verified bound against a real float32 forward pass: honest proofs pass; with the forward
+    pass made to report 0 correct, the same proofs become 'unsound' findings (the judge is
+    wired to that ceiling, not to the real accuracy)."""
+    from generators import float32_forward
+    from generators.audit.runner import F32_STRATEGIES
+
+    rng = np.random.default_rng(1)
+    w = {k: v.astype(np.float32) for k, v in FAMILIES["trained"](rng)[0].items()}
+    model = write_model(tmp_path / "m.safetensors", w, "float32")
+    opts = Options(phases=("differential",), strategies=list(F32_STRATEGIES), flips=0,
+                   mutants_per_cert=4, findings_dir=None, budget=120)  # fmt: skip
+    a = Audit(KernelChecker(), opts)
+    (tmp_path / "d").mkdir()
+    a.float32_proofs("trained", 0, model, rng, tmp_path / "d")
+    assert not a.findings and sum(r.proofs for r in a.strategies.values()) >= 1, a.notes
+    monkeypatch.setattr(float32_forward, "correct_numpy", lambda m: (0, m.v**m.k))
+    (tmp_path / "e").mkdir()
+    a.float32_proofs("trained", 1, model, rng, tmp_path / "e")
+    assert a.findings and {f.kind for f in a.findings} == {"unsound"}
+    a.checker.close()

@@ -364,9 +364,7 @@ MUTANTS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_mutant_is_caught(name, tmp_path, monkeypatch):
-    S.run_mutant(MUTANTS[name], DETECTORS, tmp_path, monkeypatch)
+_, test_mutant_is_caught = S.mutant_tests(DETECTORS, MUTANTS)
 
 
 # ---- Lemma F: zero-tolerance containment against adversarial float32 evaluations ------------

@@ -29,6 +29,11 @@ from generators.audit.mutants import all_mutants, sample
 from generators.audit.reference import Accuracy, ReferenceError, reference_accuracy
 from generators.tinymodels import write_model
 
+# Strategies also proved under float32 semantics on float32 models (the ceiling is the count of
+# an actual float32 forward pass, generators.float32_forward: the float32 theorem implies it).
+F32_STRATEGIES = ("brute-force", "cubic-paired-split", "subcubic-paired-eqke-near")
+F32_SEMANTICS = "float32:4"
+
 
 def strategy_registry() -> dict[str, Callable[..., Any]]:
     """The proof strategies to audit, name -> prove(model, progress) -> Proof.
@@ -254,15 +259,42 @@ class Audit:
             frow.findings += new
             srow.findings += new
             srow.seconds += time.perf_counter() - t
+        if dtype == "float32":
+            self.float32_proofs(family, index, model, rng, d)
         shutil.rmtree(d, ignore_errors=True)
 
-    def prove(self, strategy: str, model: Path, cert: Path) -> str | None:
+    def float32_proofs(
+        self, family: str, index: int, model: Path, rng: np.random.Generator, d: Path
+    ) -> None:
+        """Prove and check F32_STRATEGIES under float32; a verified bound above the accuracy of
+        a real float32 forward pass (numpy, every input) is unsound."""
+        from generators.float32_forward import correct_numpy, load
+
+        c, n = correct_numpy(load(model))
+        for strategy in (s for s in F32_STRATEGIES if s in self.registry):
+            if self.over_budget():
+                return
+            cert, case = d / f"{strategy}.f32.cert", f"{family}#{index}/{strategy}/float32"
+            err = self.prove(strategy, model, cert, F32_SEMANTICS)
+            if err is not None:
+                if err != "refused":
+                    self.notes.append(f"{case}: generator error {err.splitlines()[-1][:80]}")
+                continue
+            out = self.checker.check(cert, model, self.opts.limits)
+            self.row(self.strategies, strategy).proofs += 1
+            ceiling = Fraction(c, n)
+            bad = self.judge(out, phase="differential", case=case, cert=cert, model=model,
+                             ceiling=ceiling, family=family, strategy=strategy)  # fmt: skip
+            if out.verified and not bad:
+                self.mutate(cert, model, out, ceiling, case, family, strategy, rng)
+
+    def prove(self, strategy: str, model: Path, cert: Path, semantics: str = "real") -> str | None:
         """Run a strategy (in-process: generators are not under audit); None on success,
         'refused', or a traceback."""
-        from checker import load_model
+        from checker import float32, load_model
 
         try:
-            m = load_model(model)
+            m = float32.bind(load_model(model), semantics)
             proof = self.registry[strategy](m, None)
             proof.write(cert, m.sha256)
         except Exception as exc:  # noqa: BLE001

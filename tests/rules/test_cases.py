@@ -364,11 +364,4 @@ MUTANTS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(DETECTORS))
-def test_detectors_pass(name, tmp_path):
-    DETECTORS[name](tmp_path)
-
-
-@pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_mutant_is_caught(name, tmp_path, monkeypatch):
-    S.run_mutant(MUTANTS[name], DETECTORS, tmp_path, monkeypatch)
+test_detectors_pass, test_mutant_is_caught = S.mutant_tests(DETECTORS, MUTANTS)

@@ -9,7 +9,6 @@ random models against exact fmpq tables, mutants, and preconditions (exact Reaso
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import support as S
 from hypothesis import given
 from hypothesis import strategies as st
@@ -75,18 +74,10 @@ def check_points(a, b, fa, fb, p, q, t, diag, modes=("cs", "mrd")) -> None:
 def test_contains_point_products(data, m, n, c):
     t = data.draw(st.booleans())
     r = data.draw(st.integers(1, n))
+    a, b, fa, fb = S.draw_ball_operands(data, m, n, c, t)
     floats = st.one_of(st.floats(-1e6, 1e6, width=32), st.integers(-9, 9).map(float))
-    radii = st.sampled_from([0.0, 2.0**-40, 0.25, 3.0])
-    fr = st.sampled_from([-1.0, -0.5, 0.0, 0.75, 1.0])
-
-    def arr(shape, s):
-        size = int(np.prod(shape))
-        return np.array(data.draw(st.lists(s, min_size=size, max_size=size))).reshape(shape)
-
-    sb = (c, n) if t else (n, c)
-    a, b = B.ball(arr((m, n), floats), arr((m, n), radii)), B.ball(arr(sb, floats), arr(sb, radii))
-    p, q = arr((n, r), floats), arr((n, r), floats)
-    check_points(a, b, arr((m, n), fr), arr(sb, fr), p, q, t, m == c and data.draw(st.booleans()))
+    p, q = S.draw_array(data, (n, r), floats), S.draw_array(data, (n, r), floats)
+    check_points(a, b, fa, fb, p, q, t, m == c and data.draw(st.booleans()))
 
 
 def det_points(tmp) -> None:
@@ -200,11 +191,4 @@ MUTANTS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(DETECTORS))
-def test_detectors_pass(name, tmp_path):
-    DETECTORS[name](tmp_path)
-
-
-@pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_mutant_is_caught(name, tmp_path, monkeypatch):
-    S.run_mutant(MUTANTS[name], DETECTORS, tmp_path, monkeypatch)
+test_detectors_pass, test_mutant_is_caught = S.mutant_tests(DETECTORS, MUTANTS)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import pytest
 import support as S
 from hypothesis import given
 from hypothesis import strategies as st
@@ -164,11 +163,4 @@ MUTANTS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(DETECTORS))
-def test_detectors_pass(name, tmp_path):
-    DETECTORS[name](tmp_path)
-
-
-@pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_mutant_is_caught(name, tmp_path, monkeypatch):
-    S.run_mutant(MUTANTS[name], DETECTORS, tmp_path, monkeypatch)
+test_detectors_pass, test_mutant_is_caught = S.mutant_tests(DETECTORS, MUTANTS)

@@ -7,7 +7,6 @@ of the product of exact points of the input balls, mutants, and preconditions (e
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import support as S
 from hypothesis import given
 from hypothesis import strategies as st
@@ -73,17 +72,8 @@ def check_points(a, b, fa, fb, t) -> None:
 @given(data=st.data(), m=st.integers(1, 3), n=st.integers(1, 3), p=st.integers(1, 4))
 def test_contains_point_spreads(data, m, n, p):
     t = data.draw(st.booleans())
-    floats = st.one_of(st.floats(-1e6, 1e6, width=32), st.integers(-9, 9).map(float))
-    radii = st.sampled_from([0.0, 2.0**-40, 0.25, 3.0])
-    fr = st.sampled_from([-1.0, -0.5, 0.0, 0.75, 1.0])
-
-    def arr(shape, s):
-        size = int(np.prod(shape))
-        return np.array(data.draw(st.lists(s, min_size=size, max_size=size))).reshape(shape)
-
-    sb = (p, n) if t else (n, p)
-    a, b = B.ball(arr((m, n), floats), arr((m, n), radii)), B.ball(arr(sb, floats), arr(sb, radii))
-    check_points(a, b, arr((m, n), fr), arr(sb, fr), t)
+    a, b, fa, fb = S.draw_ball_operands(data, m, n, p, t)
+    check_points(a, b, fa, fb, t)
 
 
 def test_preconditions(tiny_path):
@@ -141,11 +131,4 @@ MUTANTS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(DETECTORS))
-def test_detectors_pass(name, tmp_path):
-    DETECTORS[name](tmp_path)
-
-
-@pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_mutant_is_caught(name, tmp_path, monkeypatch):
-    S.run_mutant(MUTANTS[name], DETECTORS, tmp_path, monkeypatch)
+test_detectors_pass, test_mutant_is_caught = S.mutant_tests(DETECTORS, MUTANTS)

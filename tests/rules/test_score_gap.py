@@ -8,7 +8,6 @@ EQKE[q, m] - EQKE[q, t] for every t <= m - g; mutants; preconditions with their 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import support as S
 from hypothesis import given
 from hypothesis import strategies as st
@@ -157,11 +156,4 @@ MUTANTS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(DETECTORS))
-def test_detectors_pass(name, tmp_path):
-    DETECTORS[name](tmp_path)
-
-
-@pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_mutant_is_caught(name, tmp_path, monkeypatch):
-    S.run_mutant(MUTANTS[name], DETECTORS, tmp_path, monkeypatch)
+test_detectors_pass, test_mutant_is_caught = S.mutant_tests(DETECTORS, MUTANTS)
