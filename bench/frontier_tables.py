@@ -25,6 +25,7 @@ import argparse
 import csv
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -359,4 +360,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # SIGTERM as an exception, so run_tasks' cleanup ends the pool's workers too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())
