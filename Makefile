@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 MODEL ?= zoo/k4/seed050.safetensors
 AUDIT_BUDGET ?= 300
 
-.PHONY: install test test-slow test-all demo lint audit bench bench-parallel cubic-table compare-v1 zoo zoo-exact zoo-k5-exact exp-audit clean float32-table
+.PHONY: install test test-slow test-all demo lint audit bench bench-parallel cubic-table compare-v1 zoo zoo-large zoo-exact zoo-k5-exact frontier-tables exp-audit clean float32-table
 
 install: $(STAMP)
 
@@ -64,6 +64,17 @@ compare-v1: $(STAMP)
 
 zoo: $(STAMP)
 	$(BIN)/python -m generators.zoo --out zoo --force
+
+# the paper's larger configurations only (K=10 v=128, K=20 v=512; about 3 minutes on 2 cores)
+zoo-large: $(STAMP)
+	$(BIN)/python -m generators.zoo --out zoo --only k10v128 --only k20v512 --force
+
+# the frontier per zoo group: CSVs, plots and bench/results/frontier/TABLES.md (resumes; see
+# bench/frontier_tables.py for --time-budget, --first, --models; hours on 2 cores, all of it)
+JOBS ?= 2
+FRONTIER_ARGS ?=
+frontier-tables: $(STAMP)
+	$(BIN)/python -m bench.frontier_tables --jobs $(JOBS) --last brute-force $(FRONTIER_ARGS)
 
 zoo-exact: $(STAMP)
 	$(BIN)/python -m generators.zoo --out zoo --exact-only

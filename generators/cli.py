@@ -521,7 +521,10 @@ def frontier(models, out, strategies, jobs):
         click.echo(
             f"{s['strategy']:<34} {s['family']:<12} n={s['models']:<4} "
             f"bound/acc {s['mean']:.4f} ± {s['std']:.4f}  ops {s['ops']:.3g}"
+            + ("  (accuracy sampled: an estimate)" if s["normalised"] != "exact" else "")
         )
+    for name, (why, n) in fr.misfits(rows).items():
+        click.echo(f"{name:<34} n={n:<4} {why}")
 
 
 @main.command("exp-audit")
