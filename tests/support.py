@@ -242,6 +242,14 @@ def model_of(tmp: Path, name: str, weights: dict[str, Any]) -> Model:
     return load_model(save(tmp, name, weights))
 
 
+def tiny_model(tmp: Path, seed: int = 11, name: str = "p") -> Model:
+    """The rule tests' tiny one-head model with biases (v=4, k=3, d=3, e=2; seed 11 is the
+    conftest ``tiny_path`` model), read by the kernel."""
+    return model_of(
+        tmp, f"{name}{seed}", make_weights(np.random.default_rng(seed), 4, 3, 3, 1, 2, "biased")
+    )
+
+
 def random_weights(seed: int, kind: str, heads: int | None = None) -> dict[str, np.ndarray]:
     """A random tiny model (v 2-4, k 2-3, d 1-3, h 1-2, e 1-3); ``int``: small integers
     (exact ties between logits and between tokens)."""

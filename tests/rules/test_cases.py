@@ -304,9 +304,7 @@ def det_mixture(tmp) -> None:
 
 
 def det_preconditions(tmp) -> None:
-    check_preconditions(
-        S.model_of(tmp, "p", make_weights(np.random.default_rng(11), 4, 3, 3, 1, 2, "biased"))
-    )
+    check_preconditions(S.tiny_model(tmp))
     check_two_heads(tmp)
 
 

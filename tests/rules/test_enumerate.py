@@ -163,7 +163,7 @@ def det_reference(tmp) -> None:
 
 
 def det_preconditions(tmp) -> None:
-    M = S.model_of(tmp, "p", make_weights(np.random.default_rng(11), 4, 3, 3, 1, 2, "biased"))
+    M = S.tiny_model(tmp)
     t, _, heads = S.tables_trace(M)
     got = S.replay_reason(M, [*t.steps, _enum(heads, g=[heads[0]["f"]])])
     assert got is Reason.BAD_REFERENCE, f"ENUMERATE: f passed off as g gave {got}"

@@ -105,17 +105,12 @@ def det_hand(tmp) -> None:
 
 
 def det_exact(tmp) -> None:
-    from generators.tinymodels import make_weights
-
     for seed in (0, 1):
-        w = make_weights(np.random.default_rng(seed), 4, 3, 3, 1, 2, "biased")
-        check_contains_exact(S.model_of(tmp, f"mg{seed}", w))
+        check_contains_exact(S.tiny_model(tmp, seed, "mg"))
 
 
 def det_preconditions(tmp) -> None:
-    from generators.tinymodels import make_weights
-
-    M = S.model_of(tmp, "p", make_weights(np.random.default_rng(11), 4, 3, 3, 1, 2, "biased"))
+    M = S.tiny_model(tmp)
     t, eu, heads = S.tables_trace(M)
     val = t.value(heads[0]["evou"], heads[0]["pvou"], "each")
     got = S.replay_reason(M, [*t.steps, _margin(heads[0]["evou"], val)])

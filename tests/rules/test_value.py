@@ -136,18 +136,11 @@ def det_hand(tmp) -> None:
 
 def det_exact(tmp) -> None:
     for seed in (0, 1):
-        rng = np.random.default_rng(seed)
-        from generators.tinymodels import make_weights
-
-        check_contains_exact(
-            S.model_of(tmp, f"val{seed}", make_weights(rng, 4, 3, 3, 1, 2, "biased"))
-        )
+        check_contains_exact(S.tiny_model(tmp, seed, "val"))
 
 
 def det_preconditions(tmp) -> None:
-    from generators.tinymodels import make_weights
-
-    M = S.model_of(tmp, "p", make_weights(np.random.default_rng(11), 4, 3, 3, 1, 2, "biased"))
+    M = S.tiny_model(tmp)
     t, _, heads = S.tables_trace(M)
     h = heads[0]
     st_ = S.step(
